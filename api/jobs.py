@@ -1,0 +1,257 @@
+"""What the worker processes do: evaluate a SPARQL query on a store snapshot, process an upload, explain.
+
+Every function here runs in a child process (see workers.py) and returns plain picklable data. User errors
+are raised as :class:`~sortai.api.workers.JobRefused`; anything else is a bug and is logged by the parent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+from collections import OrderedDict
+
+import pyoxigraph as ox
+
+from .workers import JobRefused
+
+# --- SPARQL ---------------------------------------------------------------------------------------------
+
+SYSTEM_PREFIX = "urn:sortai:system:"
+RESULT_FORMATS = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+GRAPH_FORMATS = {
+    "ttl": ox.RdfFormat.TURTLE,
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+}
+
+_snapshot: tuple[str, ox.Store, list[ox.NamedNode]] | None = None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _LimitedBuffer(io.RawIOBase):
+    """A write-only buffer that stops the serializer once ``limit`` bytes are exceeded."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _TooLarge()
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def value(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _open_snapshot(path: str) -> tuple[ox.Store, list[ox.NamedNode]]:
+    global _snapshot
+    if _snapshot is None or _snapshot[0] != path:
+        _snapshot = None  # drop the old handle first
+        store = ox.Store.read_only(path)
+        visible = sorted((g for g in store.named_graphs()
+                          if isinstance(g, ox.NamedNode) and not g.value.startswith(SYSTEM_PREFIX)),
+                         key=lambda g: g.value)
+        _snapshot = (path, store, visible)
+    return _snapshot[1], _snapshot[2]
+
+
+def sparql(snapshot: str, query: str, form: str, fmt: str, max_bytes: int, has_dataset: bool,
+           default_graph_uris: list[str], named_graph_uris: list[str]) -> bytes:
+    """Evaluate a query that the parent already checked (read-only, no SERVICE) and serialize its results.
+
+    The default graph is the union of all public graphs (descriptions asserted + inferred, ontology, catalog);
+    `default-graph-uri` / `named-graph-uri` narrow it as the SPARQL 1.1 Protocol says; a query's own
+    FROM / FROM NAMED are honoured when the request does not set them.
+    """
+    store, visible = _open_snapshot(snapshot)
+    options: dict = {}
+    if default_graph_uris or named_graph_uris:
+        options["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris] or ox.DefaultGraph()
+        options["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
+    elif not has_dataset:
+        options["default_graph"] = visible or ox.DefaultGraph()
+        options["named_graphs"] = visible
+    try:
+        results = store.query(query, **options)
+        out = _LimitedBuffer(max_bytes)
+        if form in ("SELECT", "ASK"):
+            results.serialize(out, format=RESULT_FORMATS[fmt])
+        else:
+            ox.serialize(results, out, format=GRAPH_FORMATS[fmt], prefixes=_PREFIXES if fmt == "ttl" else None)
+    except _TooLarge:
+        raise JobRefused("result-too-large",
+                         f"the result is larger than the limit of {max_bytes} bytes; add LIMIT or narrow the query"
+                         ) from None
+    except SyntaxError as exc:
+        raise JobRefused("bad-query", f"not a SPARQL 1.1 query: {exc}") from None
+    except (ValueError, OSError, TypeError) as exc:
+        raise JobRefused("query-failed", f"the query could not be evaluated: {exc}") from None
+    return out.value()
+
+
+_PREFIXES = {
+    "sai": "https://w3id.org/sortai/ontology#",
+    "cat": "https://w3id.org/sortai/catalog/",
+    "aid": "https://w3id.org/sortai/domain/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "prov": "http://www.w3.org/ns/prov#",
+}
+
+
+# --- uploads --------------------------------------------------------------------------------------------
+
+_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def refuse_xml_declarations(data: bytes) -> None:
+    """RDF/XML: refuse any DTD or entity declaration before an XML parser sees the document.
+
+    pyoxigraph's RDF/XML parser expands internal entities (a billion-laughs document becomes gigabytes)
+    so DOCTYPE is refused outright; defusedxml then checks the document without resolving anything.
+    """
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import ParseError, fromstring
+
+    if _DECLARATION.search(data) or _DECLARATION.search(data.replace(b"\x00", b"")):
+        raise JobRefused("xml-declaration-refused",
+                         "RDF/XML with a DOCTYPE or ENTITY declaration is refused (entities are never expanded "
+                         "or resolved); remove the declaration")
+    try:
+        fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise JobRefused("xml-declaration-refused", f"RDF/XML refused: {exc}") from None
+    except ParseError as exc:
+        raise JobRefused("syntax", f"RDF/XML syntax error: {exc}",
+                         [{"message": f"RDF/XML syntax error: {exc}", "code": "syntax"}]) from None
+
+
+def _rdfxml_to_ntriples(data: bytes, source: str) -> bytes:
+    refuse_xml_declarations(data)
+    try:
+        triples = list(ox.parse(data, format=ox.RdfFormat.RDF_XML, base_iri="https://w3id.org/sortai/data/"))
+    except SyntaxError as exc:
+        raise JobRefused("syntax", f"RDF/XML syntax error: {exc}",
+                         [{"message": f"RDF/XML syntax error: {exc}", "code": "syntax",
+                           "location": {"file": source}}]) from None
+    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+
+
+def _load(data: bytes, source: str, fmt: str, name: str | None):
+    from sortai.reasoner.description import load_bytes
+    from sortai.reasoner.problems import InputError
+
+    if fmt == "rdfxml":
+        data, fmt = _rdfxml_to_ntriples(data, source), "ntriples"
+    try:
+        return load_bytes(data, source, fmt, name)
+    except InputError as exc:
+        problems = [p.to_json() for p in exc.problems]
+        raise JobRefused(problems[0].get("code", "invalid") if problems else "invalid",
+                         "; ".join(p.render() for p in exc.problems), problems) from None
+
+
+_reasonings: OrderedDict = OrderedDict()
+
+
+def _reason(key, description):
+    from sortai.reasoner.engine import infer
+
+    if key is not None and key in _reasonings:
+        _reasonings.move_to_end(key)
+        return _reasonings[key]
+    reasoning = infer(description)
+    if key is not None:
+        _reasonings[key] = reasoning
+        while len(_reasonings) > 4:
+            _reasonings.popitem(last=False)
+    return reasoning
+
+
+def process(data: bytes, source: str, fmt: str, name: str | None, asserted: str | None = None,
+            inferred: str | None = None, key=None) -> dict:
+    """Load, validate and (if valid) reason over one description.
+
+    Returns the validation report, the diagnoses and — when graph names are given — the asserted and inferred
+    triples as N-Quads in those graphs (one document, so blank nodes stay shared).
+    """
+    from sortai.reasoner import report as reports
+    from sortai.reasoner.diagnoses import diagnoses
+    from sortai.reasoner.validation import validate
+
+    description = _load(data, source, fmt, name)
+    validation = validate(description)
+    result = {
+        "name": description.name,
+        "base": description.base,
+        "deployment": description.deployment,
+        "conforms": validation.conforms,
+        "validation": validation.to_json(),
+        "shacl_report": validation.report_graph.serialize(format="turtle") if validation.report_graph is not None
+        else "",
+        "diagnosed": False,
+        "diagnoses": [],
+        "asserted_triples": len(description.triples),
+        "inferred_triples": 0,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    inferred_triples: list = []
+    if validation.conforms:
+        reasoning = _reason(key, description)
+        found = diagnoses(reasoning)
+        summary = reports.diagnoses_json(reasoning, found)
+        result["diagnosed"] = True
+        result["diagnoses"] = summary["diagnoses"]
+        inferred_triples = reasoning.inferred_triples()
+        result["inferred_triples"] = len(inferred_triples)
+    if asserted and inferred:
+        a, i = ox.NamedNode(asserted), ox.NamedNode(inferred)
+        quads = [ox.Quad(t.subject, t.predicate, t.object, a) for t in description.triples]
+        quads += [ox.Quad(t.subject, t.predicate, t.object, i) for t in inferred_triples]
+        result["nquads"] = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
+    return result
+
+
+def explain(data: bytes, source: str, fmt: str, name: str | None, diagnosis: str, key=None) -> dict:
+    """The explanation of one diagnosis in every format (JSON tree, text, Turtle with PROV-O, DOT)."""
+    from sortai.reasoner import report as reports
+    from sortai.reasoner.diagnoses import diagnoses
+    from sortai.reasoner.explain import Explainer, render_text
+
+    description = _load(data, source, fmt, name)
+    reasoning = _reason(key, description)
+    found = [d for d in diagnoses(reasoning) if d.id == diagnosis]
+    if not found:
+        raise JobRefused("not-found", f"no diagnosis '{diagnosis}' in this description")
+    tree = Explainer(reasoning).explain_diagnosis(found[0].iri)
+    return {
+        "json": tree.to_json(),
+        "text": render_text(tree),
+        "ttl": reports.explanation_turtle(reasoning, found[0]),
+        "dot": reports.explanation_dot(tree),
+    }
+
+
+def encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

@@ -1,0 +1,325 @@
+"""The `sortai` command line.
+
+Exit codes:
+  0  success (valid description; diagnoses printed; query answered)
+  1  `diagnose --fail-on LEVEL` found a diagnosis at or above LEVEL
+  2  the description is invalid: the validation report says what to fix
+  3  the input could not be read (missing file, syntax error, unknown format) or the query was refused
+  4  usage error (unknown option value, unknown diagnosis id)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .description import Description, load_file
+from .problems import InputError, Problem
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_INPUT, EXIT_USAGE = 0, 1, 2, 3, 4
+PROGRESS_THRESHOLD = 50_000  # triples; below this reasoning is too quick to need a progress display
+
+app = typer.Typer(
+    name="sortai",
+    help="Diagnose structural instability in heterogeneous AI inference infrastructure (SORT-AI).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+FILE_ARG = typer.Argument(..., help="Description file (.yaml, .yml, .json, .jsonld, .ttl, .nt).")
+INPUT_FORMAT = typer.Option(None, "--input-format", help="Override the format told by the file suffix.")
+
+
+@app.callback()
+def _root() -> None:
+    """Diagnose structural instability in heterogeneous AI inference infrastructure (SORT-AI)."""
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+    ttl = "ttl"
+
+
+class DiagnoseFormat(str, Enum):
+    text = "text"
+    json = "json"
+    ttl = "ttl"
+    md = "md"
+
+
+class ExplainFormat(str, Enum):
+    text = "text"
+    json = "json"
+    ttl = "ttl"
+    dot = "dot"
+
+
+class QueryFormat(str, Enum):
+    table = "table"
+    json = "json"
+    xml = "xml"
+    csv = "csv"
+    tsv = "tsv"
+    ttl = "ttl"
+    nt = "nt"
+
+
+class Level(str, Enum):
+    low = "low"
+    moderate = "moderate"
+    high = "high"
+    critical = "critical"
+
+
+def _print_problems(problems: list[Problem], console: Console = err) -> None:
+    for problem in problems:
+        console.print(problem.render(), markup=False)
+
+
+def _load(file: Path, input_format: str | None) -> Description:
+    try:
+        return load_file(file, input_format)
+    except InputError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+def _load_valid(file: Path, input_format: str | None) -> Description:
+    """Load and validate; an invalid description stops here with the validator's report."""
+    from .validation import validate as run_validation
+
+    description = _load(file, input_format)
+    report = run_validation(description)
+    if not report.conforms:
+        _print_problems(report.problems)
+        err.print(f"{file}: invalid — {sum(p.severity == 'violation' for p in report.problems)} violation(s); "
+                  "nothing was reasoned over.", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    return description
+
+
+def _reason(description: Description):
+    from .engine import infer
+
+    if len(description.triples) < PROGRESS_THRESHOLD:
+        return infer(description)
+    with err.status("reasoning…") as status:
+        return infer(description, progress=lambda rules: status.update(f"reasoning: rules {rules}"))
+
+
+@app.command()
+def validate(
+    file: Path = FILE_ARG,
+    format: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", help="Report format."),
+    input_format: str = INPUT_FORMAT,
+) -> None:
+    """Validate a description against the SORT-AI shapes; exit 2 on violations."""
+    from .validation import validate as run_validation
+
+    try:
+        description = load_file(file, input_format)
+    except InputError as exc:
+        if format is ReportFormat.json:
+            out.print(json.dumps({"description": str(file), "conforms": False,
+                                  "problems": [p.to_json() for p in exc.problems]}, indent=2), markup=False)
+        else:
+            _print_problems(exc.problems)
+        raise typer.Exit(EXIT_INPUT) from None
+    report = run_validation(description)
+    if format is ReportFormat.json:
+        out.print(json.dumps(report.to_json(), indent=2), markup=False)
+    elif format is ReportFormat.ttl:
+        out.print(report.report_graph.serialize(format="turtle"), markup=False)
+    else:
+        _print_problems(report.problems, out)
+        violations = sum(p.severity == "violation" for p in report.problems)
+        if report.conforms:
+            out.print(f"{file}: valid ({len(description.triples)} triples)", markup=False)
+        else:
+            out.print(f"{file}: {violations} violation(s)", markup=False)
+    raise typer.Exit(EXIT_OK if report.conforms else EXIT_INVALID)
+
+
+@app.command()
+def diagnose(
+    file: Path = FILE_ARG,
+    format: DiagnoseFormat = typer.Option(DiagnoseFormat.text, "--format", "-f", help="Output format."),
+    fail_on: Level = typer.Option(None, "--fail-on", help="Exit 1 if a diagnosis is at or above this level."),
+    input_format: str = INPUT_FORMAT,
+) -> None:
+    """Validate, reason to a fixpoint, and list the instability diagnoses ranked by severity."""
+    from . import report
+    from .diagnoses import diagnoses as read_diagnoses
+    from .diagnoses import severity_rank
+
+    description = _load_valid(file, input_format)
+    reasoning = _reason(description)
+    found = read_diagnoses(reasoning)
+    if format is DiagnoseFormat.json:
+        out.print(json.dumps(report.diagnoses_json(reasoning, found), indent=2), markup=False)
+    elif format is DiagnoseFormat.ttl:
+        out.print(report.diagnoses_turtle(reasoning, found), markup=False, end="")
+    elif format is DiagnoseFormat.md:
+        out.print(report.diagnoses_markdown(reasoning, found), markup=False)
+    else:
+        _diagnosis_table(description, found)
+    if fail_on is not None:
+        threshold = ["low", "moderate", "high", "critical"].index(fail_on.value) + 1
+        if any(severity_rank(d) >= threshold for d in found):
+            raise typer.Exit(EXIT_FINDINGS)
+    raise typer.Exit(EXIT_OK)
+
+
+def _diagnosis_table(description: Description, found) -> None:
+    if not found:
+        out.print(f"{description.source}: no instability mode found.", markup=False)
+        return
+    table = Table(title=f"{description.source}: {len(found)} diagnosis(es), most severe first", show_lines=True)
+    for column in ("#", "severity", "mode", "component", "confidence", "diagnostic domains", "routes", "id"):
+        table.add_column(column, overflow="fold")
+    for index, d in enumerate(found, 1):
+        domains = ", ".join(p.split(" ", 1)[0] for p in d.primary_domains)
+        if d.supporting_domains:
+            domains += " (+" + ", ".join(s.split(" ", 1)[0] for s in d.supporting_domains) + ")"
+        table.add_row(str(index), f"{d.severity} {d.severity_score:.2f}", d.mode_label, d.component, d.confidence,
+                      domains, str(d.routes), d.id)
+    out.print(table)
+    out.print("Explain one: sortai explain FILE ID", markup=False)
+
+
+@app.command()
+def explain(
+    file: Path = FILE_ARG,
+    diagnosis: str = typer.Argument(..., help="Diagnosis id as `diagnose` prints it (or a unique part of it)."),
+    format: ExplainFormat = typer.Option(ExplainFormat.text, "--format", "-f", help="Output format."),
+    input_format: str = INPUT_FORMAT,
+) -> None:
+    """Show why a diagnosis holds: rules, numbers and asserted facts down to file and line."""
+    from . import report
+    from .diagnoses import diagnoses as read_diagnoses
+    from .explain import Explainer, render_text
+
+    description = _load_valid(file, input_format)
+    reasoning = _reason(description)
+    found = read_diagnoses(reasoning)
+    matches = [d for d in found if d.id == diagnosis] or [d for d in found if diagnosis in d.id]
+    if len(matches) != 1:
+        what = "no diagnosis matches" if not matches else "several diagnoses match"
+        err.print(f"{what} '{diagnosis}'. Diagnoses of {file}:", markup=False)
+        for d in found:
+            err.print(f"  {d.id}", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    tree = Explainer(reasoning).explain_diagnosis(matches[0].iri)
+    if format is ExplainFormat.json:
+        out.print(json.dumps(tree.to_json(), indent=2), markup=False)
+    elif format is ExplainFormat.ttl:
+        out.print(report.explanation_turtle(reasoning, matches[0]), markup=False, end="")
+    elif format is ExplainFormat.dot:
+        out.print(report.explanation_dot(tree), markup=False)
+    else:
+        out.print(render_text(tree), markup=False)
+
+
+@app.command()
+def query(
+    file: Path = FILE_ARG,
+    sparql: str = typer.Argument(..., help="A SPARQL 1.1 query (SELECT, ASK, CONSTRUCT or DESCRIBE)."),
+    format: QueryFormat = typer.Option(QueryFormat.table, "--format", "-f", help="Result format."),
+    input_format: str = INPUT_FORMAT,
+) -> None:
+    """Query asserted + inferred facts, the ontology and the catalog with SPARQL (read-only)."""
+    from .sparql import GRAPH_FORMATS, RESULT_FORMATS, QueryRefused, run
+
+    description = _load_valid(file, input_format)
+    reasoning = _reason(description)
+    try:
+        form, results = run(reasoning.store, sparql)
+    except QueryRefused as exc:
+        _print_problems([exc.problem])
+        raise typer.Exit(EXIT_INPUT) from None
+    except (SyntaxError, ValueError, OSError) as exc:
+        err.print(f"query failed: {exc}", markup=False)
+        raise typer.Exit(EXIT_INPUT) from None
+    if form in ("CONSTRUCT", "DESCRIBE"):
+        chosen = format.value if format.value in GRAPH_FORMATS else "ttl"
+        sys.stdout.write(results.serialize(format=GRAPH_FORMATS[chosen][0]).decode("utf-8"))
+        return
+    if format.value in RESULT_FORMATS:
+        sys.stdout.write(results.serialize(format=RESULT_FORMATS[format.value][0]).decode("utf-8"))
+        return
+    if form == "ASK":
+        out.print("true" if bool(results) else "false", markup=False)
+        return
+    names = [v.value for v in results.variables]
+    table = Table(*names)
+    rows = 0
+    for solution in results:
+        table.add_row(*[_show(solution[n], description) for n in names])
+        rows += 1
+    out.print(table)
+    out.print(f"{rows} row(s)", markup=False)
+
+
+def _show(term, description: Description) -> str:
+    if term is None:
+        return ""
+    if hasattr(term, "datatype"):
+        return term.value
+    return description.element_name(term.value) if term.value.startswith(description.base) else term.value
+
+
+@app.command(name="rules")
+def list_rules(
+    format: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", help="text or json."),
+) -> None:
+    """List the inference rules with the paper sections they encode, in evaluation order."""
+    from .rules import load_rule_base
+
+    base = load_rule_base()
+    if format is ReportFormat.json:
+        out.print(json.dumps([{"id": r.rule_id, "label": r.label, "sections": list(r.sections),
+                               "layer": r.layer, "sourceDomain": r.source_domain, "formula": r.formula,
+                               "file": r.file, "stratum": i}
+                              for i, stratum in enumerate(base.strata) for r in stratum], indent=2), markup=False)
+        return
+    table = Table("stratum", "id", "rule", "sections", "file")
+    for i, stratum in enumerate(base.strata):
+        for r in stratum:
+            table.add_row(str(i), r.rule_id, r.label, ", ".join(r.sections), r.file)
+    out.print(table)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    data_dir: Path = typer.Option(Path("./sortai-data"), "--data-dir", help="Where the embedded store lives."),
+    allow_open_writes: bool = typer.Option(False, "--allow-open-writes",
+                                           help="Accept writes without a token (local use only)."),
+) -> None:
+    """Run the HTTP API (REST + SPARQL 1.1 Protocol) over an embedded on-disk store."""
+    from sortai.api.server import run_server
+
+    run_server(host=host, port=port, data_dir=data_dir, allow_open_writes=allow_open_writes)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

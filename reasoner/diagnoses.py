@@ -1,0 +1,111 @@
+"""Read the diagnoses the rules derived out of the store, as plain records ranked by severity."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from functools import cache
+
+import pyoxigraph as ox
+
+from . import resources
+from .engine import Reasoning
+
+SAI = resources.SAI
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+SKOS_NOTATION = "http://www.w3.org/2004/02/skos/core#notation"
+SKOS_PREF = "http://www.w3.org/2004/02/skos/core#prefLabel"
+DCT_SOURCE = "http://purl.org/dc/terms/source"
+
+
+@cache
+def _annotations() -> dict[str, dict[str, str]]:
+    """rdfs:label, skos:notation, skos:prefLabel and dcterms:source of every ontology and catalog term."""
+    notes: dict[str, dict[str, str]] = {}
+    for t in (*resources.ontology_triples(), *resources.catalog_triples()):
+        if t.predicate.value in (RDFS_LABEL, SKOS_NOTATION, SKOS_PREF, DCT_SOURCE) and isinstance(t.object, ox.Literal):
+            notes.setdefault(t.subject.value, {}).setdefault(t.predicate.value, t.object.value)
+    return notes
+
+
+def label(iri: str) -> str:
+    note = _annotations().get(iri, {})
+    return note.get(RDFS_LABEL) or iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def source_of(iri: str) -> str | None:
+    return _annotations().get(iri, {}).get(DCT_SOURCE)
+
+
+def domain_label(iri: str) -> str:
+    note = _annotations().get(iri, {})
+    notation = note.get(SKOS_NOTATION, iri.rsplit("/", 1)[-1])
+    title = note.get(SKOS_PREF)
+    return f"{notation} {title}" if title else notation
+
+
+SEVERITY_ORDER = {SAI + "SeverityCritical": 4, SAI + "SeverityHigh": 3, SAI + "SeverityModerate": 2,
+                  SAI + "SeverityLow": 1}
+
+
+@dataclass
+class Diagnosis:
+    iri: str
+    id: str
+    mode: str
+    mode_label: str
+    component: str
+    component_iri: str
+    severity: str
+    severity_score: float
+    confidence: str
+    primary_domains: list[str] = field(default_factory=list)
+    supporting_domains: list[str] = field(default_factory=list)
+    consequences: list[str] = field(default_factory=list)
+    involves: list[str] = field(default_factory=list)
+    compounds_with: list[str] = field(default_factory=list)
+    routes: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _objects(store: ox.Store, subject: ox.NamedNode, predicate: str) -> list:
+    return [q.object for q in store.quads_for_pattern(subject, ox.NamedNode(predicate), None, None)]
+
+
+def _one(store: ox.Store, subject: ox.NamedNode, predicate: str):
+    values = _objects(store, subject, predicate)
+    return values[0] if values else None
+
+
+def diagnoses(reasoning: Reasoning) -> list[Diagnosis]:
+    store, name = reasoning.store, reasoning.description.element_name
+    found = []
+    for quad in store.quads_for_pattern(None, RDF_TYPE, ox.NamedNode(SAI + "Diagnosis"), reasoning.inferred_graph):
+        node = quad.subject
+        mode = _one(store, node, SAI + "mode")
+        component = _one(store, node, SAI + "concerns")
+        severity = _one(store, node, SAI + "severity")
+        score = _one(store, node, SAI + "severityScore")
+        confidence = _one(store, node, SAI + "confidence")
+        derivations = reasoning.derivations.get(ox.Triple(node, RDF_TYPE, ox.NamedNode(SAI + "Diagnosis")), [])
+        found.append(Diagnosis(
+            iri=node.value, id=name(node.value), mode=mode.value.rsplit("#", 1)[-1], mode_label=label(mode.value),
+            component=name(component.value), component_iri=component.value,
+            severity=label(severity.value) if severity else "unknown",
+            severity_score=float(score.value) if score else 0.0,
+            confidence=label(confidence.value) if confidence else "unknown",
+            primary_domains=sorted(domain_label(d.value) for d in _objects(store, node, SAI + "hasPrimaryDomain")),
+            supporting_domains=sorted(domain_label(d.value) for d in _objects(store, node, SAI + "hasSupportingDomain")),
+            consequences=sorted(label(c.value) for c in _objects(store, node, SAI + "expectedConsequence")),
+            involves=sorted(name(i.value) for i in _objects(store, node, SAI + "involves")),
+            compounds_with=sorted(name(o.value) for o in _objects(store, node, SAI + "compoundsWith")),
+            routes=len(derivations),
+        ))
+    found.sort(key=lambda d: (-d.severity_score, d.id))
+    return found
+
+
+def severity_rank(diagnosis: Diagnosis) -> int:
+    return {"critical": 4, "high": 3, "moderate": 2, "low": 1}.get(diagnosis.severity.lower(), 0)

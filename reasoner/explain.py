@@ -1,0 +1,159 @@
+"""Why a diagnosis holds: a tree from the conclusion through each rule application down to asserted facts.
+
+Every derived triple keeps its derivations (engine.py); explaining is walking them. Leaves are asserted
+description facts (with file and line), catalog figures (with their datasheet source) or ontology facts
+(with the paper section). Numbers appear with the rule's formula and the values bound when it fired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from . import resources
+from .diagnoses import RDF_TYPE, label, source_of
+from .engine import CATALOG_GRAPH, ONTOLOGY_GRAPH, Reasoning
+from .vocabulary import vocabulary
+
+MAX_DEPTH = 40
+
+
+@dataclass
+class Node:
+    """One statement of the explanation and why it holds."""
+
+    statement: dict
+    kind: str  # derived | asserted | catalog | ontology | repeated
+    text: str
+    rule: dict | None = None
+    values: dict = field(default_factory=dict)
+    source: dict | None = None
+    because: list["Node"] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        data = {"statement": self.statement, "kind": self.kind, "text": self.text}
+        if self.rule:
+            data["rule"] = self.rule
+        if self.values:
+            data["values"] = self.values
+        if self.source:
+            data["source"] = self.source
+        if self.because:
+            data["because"] = [child.to_json() for child in self.because]
+        return data
+
+    def leaves(self):
+        if not self.because:
+            yield self
+        for child in self.because:
+            yield from child.leaves()
+
+
+class Explainer:
+    def __init__(self, reasoning: Reasoning):
+        self.reasoning = reasoning
+        self.description = reasoning.description
+        self.vocab = vocabulary()
+
+    # --- naming -----------------------------------------------------------------------------------------
+
+    def term(self, term) -> str:
+        if isinstance(term, ox.Literal):
+            return term.value
+        iri = term.value
+        if iri.startswith(self.description.base) or iri == self.description.deployment:
+            return self.description.element_name(iri)
+        if iri.startswith(resources.CAT):
+            return iri[len(resources.CAT):]
+        return label(iri) if iri.startswith((resources.SAI, resources.AID)) else iri
+
+    def statement(self, triple: ox.Triple) -> dict:
+        predicate = triple.predicate.value
+        key = "type" if predicate == RDF_TYPE.value else self.vocab.key_for(predicate)
+        if key.startswith("sai:"):
+            key = key[4:]
+        return {"subject": self.term(triple.subject), "property": key, "value": self.term(triple.object)}
+
+    def sentence(self, triple: ox.Triple) -> str:
+        s = self.statement(triple)
+        return f"{s['subject']} · {s['property']} = {s['value']}"
+
+    # --- where a fact comes from ------------------------------------------------------------------------
+
+    def origin(self, triple: ox.Triple) -> tuple[str, dict | None]:
+        store = self.reasoning.store
+        graphs = {q.graph_name for q in store.quads_for_pattern(triple.subject, triple.predicate, triple.object, None)}
+        if self.reasoning.asserted_graph in graphs:
+            where = self.description.location_of(triple.subject.value, triple.predicate.value)
+            source = {"file": self.description.source}
+            if where and where.line:
+                source["line"] = where.line
+            source["element"] = self.description.element_name(triple.subject.value)
+            return "asserted", source
+        if CATALOG_GRAPH in graphs:
+            return "catalog", {"entry": self.term(triple.subject), "source": source_of(triple.subject.value)}
+        if ONTOLOGY_GRAPH in graphs:
+            return "ontology", {"term": self.term(triple.subject), "source": source_of(triple.subject.value)}
+        return "unknown", None
+
+    # --- the tree ---------------------------------------------------------------------------------------
+
+    def explain_triple(self, triple: ox.Triple, seen: set, depth: int = 0) -> Node:
+        statement = self.statement(triple)
+        derivations = self.reasoning.derivations.get(triple)
+        if not derivations:
+            kind, source = self.origin(triple)
+            return Node(statement, kind, self.sentence(triple), source=source)
+        if triple in seen or depth > MAX_DEPTH:
+            return Node(statement, "repeated", self.sentence(triple) + "  (explained above)")
+        seen.add(triple)
+        children = []
+        for derivation in derivations:
+            rule = derivation.rule
+            values = {name: value.value for name, value in derivation.bindings if isinstance(value, ox.Literal)}
+            premises = [p for p in derivation.premises if not self._is_plain_typing(p)]
+            children.append(Node(
+                statement, "derived", f"by {rule.rule_id} {rule.label}",
+                rule={"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
+                      "formula": rule.formula, "file": f"rules/inference/{rule.file}"},
+                values=values,
+                because=[self.explain_triple(p, seen, depth + 1) for p in premises],
+            ))
+        if len(children) == 1:
+            only = children[0]
+            only.text = f"{self.sentence(triple)}  [{only.text}]"
+            return only
+        return Node(statement, "derived", f"{self.sentence(triple)}  ({len(children)} independent derivations)",
+                    because=children)
+
+    def _is_plain_typing(self, triple: ox.Triple) -> bool:
+        """Asserted rdf:type facts only restate which list an element was declared in."""
+        return triple.predicate == RDF_TYPE and triple not in self.reasoning.derivations
+
+    def explain_diagnosis(self, iri: str) -> Node:
+        node = ox.NamedNode(iri)
+        seen: set = set()
+        facets = []
+        for predicate in ("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", resources.SAI + "severity",
+                          resources.SAI + "confidence", resources.SAI + "compoundsWith"):
+            for quad in self.reasoning.store.quads_for_pattern(node, ox.NamedNode(predicate), None,
+                                                               self.reasoning.inferred_graph):
+                facets.append(self.explain_triple(quad.triple, seen))
+        name = self.term(node)
+        return Node({"subject": name, "property": "diagnosis", "value": name}, "derived",
+                    f"diagnosis {name}", because=facets)
+
+
+def render_text(node: Node, indent: str = "") -> str:
+    lines = [indent + node.text]
+    if node.rule and node.rule.get("formula"):
+        lines.append(indent + "    formula: " + node.rule["formula"])
+        lines.append(indent + "    sections: " + ", ".join(node.rule["sections"]))
+    if node.values:
+        lines.append(indent + "    values: " + ", ".join(f"{k}={v}" for k, v in sorted(node.values.items())))
+    if node.source:
+        lines.append(indent + "    from: " + ", ".join(f"{k} {v}" for k, v in node.source.items() if v is not None))
+    for child in node.because:
+        lines.append(render_text(child, indent + "  "))
+    return "\n".join(lines)

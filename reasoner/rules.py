@@ -1,0 +1,302 @@
+"""The rule base: SHACL-AF `sh:SPARQLRule`s with their metadata, analysed for stratified evaluation.
+
+Rules live in rules/inference/*.ttl as standard SHACL-AF, so pySHACL can execute them too (the tests use it
+as an independent oracle). The engine does not: each CONSTRUCT is parsed once (rdflib's parser, never its
+evaluator), its WHERE clause becomes a `SELECT *` run on Oxigraph, and the bindings instantiate both the
+conclusions and the premises — which is what makes every derived triple explainable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import networkx as nx
+import pyoxigraph as ox
+import rdflib
+from rdflib.namespace import RDF, RDFS, SH
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.parserutils import CompValue
+
+from . import resources
+from .problems import InputError, Location, Problem
+
+SAI = rdflib.Namespace(resources.SAI)
+RULES_NS = "https://w3id.org/sortai/rules#"
+TYPE = str(RDF.type)
+ANY = "*"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A triple pattern of a rule; terms are rdflib terms (Variable for variables)."""
+
+    s: object
+    p: object
+    o: object
+    context: str  # required | optional | negative | nested
+
+    def key(self, classes: dict | None = None) -> tuple[str, str]:
+        """What the pattern reads or writes: (predicate, class of its subject when the rule fixes it).
+
+        Refining by subject class keeps, e.g., a diagnosis's severityScore apart from a condition's; it is
+        sound because the ontology declares these classes pairwise disjoint.
+        """
+        if isinstance(self.p, rdflib.Variable):
+            return (ANY, ANY)
+        if str(self.p) == TYPE:
+            return (TYPE, str(self.o) if isinstance(self.o, rdflib.URIRef) else ANY)
+        return (str(self.p), (classes or {}).get(self.s, ANY))
+
+
+@dataclass
+class Rule:
+    iri: str
+    rule_id: str
+    label: str
+    comment: str
+    sections: tuple[str, ...]
+    layer: str | None
+    source_domain: str | None
+    formula: str | None
+    target_class: str
+    construct: str
+    select: str
+    template: tuple[Pattern, ...]
+    patterns: tuple[Pattern, ...]
+    aggregates: bool
+    file: str
+    order: float = 0.0
+    reads: frozenset = field(default_factory=frozenset)
+    writes: frozenset = field(default_factory=frozenset)
+    negative_reads: frozenset = field(default_factory=frozenset)
+
+    @property
+    def premise_patterns(self) -> tuple[Pattern, ...]:
+        return tuple(p for p in self.patterns if p.context in ("required", "optional"))
+
+
+@dataclass
+class RuleBase:
+    rules: list[Rule]
+    strata: list[list[Rule]]  # evaluation order; each stratum a strongly connected set
+    recursive: list[bool]
+
+    def by_id(self) -> dict[str, Rule]:
+        return {r.rule_id: r for r in self.rules}
+
+    def by_iri(self) -> dict[str, Rule]:
+        return {r.iri: r for r in self.rules}
+
+
+def inference_dir() -> Path:
+    return resources.rules_dir() / "inference"
+
+
+def rule_files(directory: Path | None = None) -> list[Path]:
+    return sorted((directory or inference_dir()).glob("*.ttl"))
+
+
+@cache
+def load_rule_base(directory: str | None = None) -> RuleBase:
+    files = rule_files(Path(directory) if directory else None)
+    graph = rdflib.Graph()
+    for path in files:
+        graph.parse(path, format="turtle")
+    rules = [_rule(graph, node, files) for node in graph.subjects(RDF.type, SH.SPARQLRule)]
+    ids = [r.rule_id for r in rules]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise InputError([Problem(f"rule id(s) used twice: {', '.join(sorted(duplicates))}", code="rule-base")])
+    rules.sort(key=lambda r: (r.order, r.rule_id))
+    strata, recursive = _stratify(rules)
+    return RuleBase(rules, strata, recursive)
+
+
+def rules_graph_triples(directory: str | None = None) -> list[ox.Triple]:
+    """The rule files as triples (for the store, so rule metadata is queryable with SPARQL)."""
+    triples: list[ox.Triple] = []
+    for path in rule_files(Path(directory) if directory else None):
+        with path.open("rb") as handle:
+            triples.extend(ox.parse(handle, format=ox.RdfFormat.TURTLE))
+    return triples
+
+
+def _prefix_header(graph: rdflib.Graph, rule) -> str:
+    lines = []
+    for ontology in graph.objects(rule, SH.prefixes):
+        for declaration in graph.objects(ontology, SH.declare):
+            prefix = graph.value(declaration, SH.prefix)
+            namespace = graph.value(declaration, SH.namespace)
+            lines.append(f"PREFIX {prefix}: <{namespace}>")
+    return "\n".join(sorted(set(lines)))
+
+
+def _rule(graph: rdflib.Graph, node, files: list[Path]) -> Rule:
+    shape = graph.value(predicate=SH.rule, object=node)
+    rule_id = str(graph.value(node, SAI.ruleId) or "")
+    where = Location(_file_of(node, files))
+    if not rule_id or shape is None:
+        raise InputError([Problem(f"rule {node} needs sai:ruleId and a shape that points to it with sh:rule",
+                                  where, code="rule-base")])
+    target = graph.value(shape, SH.targetClass)
+    if target is None:
+        raise InputError([Problem(f"the shape of rule {rule_id} needs one sh:targetClass", where, code="rule-base")])
+    construct = str(graph.value(node, SH.construct) or "")
+    header = _prefix_header(graph, node)
+    text = header + "\n" + construct.replace("$this", "?this")
+    try:
+        parsed = prepareQuery(text)
+    except Exception as exc:  # the rdflib parser raises pyparsing exceptions of several kinds
+        raise InputError([Problem(f"rule {rule_id}: SPARQL does not parse: {exc}", where, code="rule-base")]) from None
+    if parsed.algebra.name != "ConstructQuery":
+        raise InputError([Problem(f"rule {rule_id}: sh:construct must hold a CONSTRUCT query", where,
+                                  code="rule-base")])
+    template = tuple(Pattern(s, p, o, "template") for s, p, o in parsed.algebra.template)
+    patterns: list[Pattern] = [Pattern(rdflib.Variable("this"), RDF.type, target, "required")]
+    aggregates = _walk(parsed.algebra.p, "required", patterns)
+    select = header + "\n" + _select_text(construct, str(target), rule_id, where)
+    sections = tuple(sorted(str(s) for s in graph.objects(node, SAI.encodesSection)))
+    if not sections:
+        raise InputError([Problem(f"rule {rule_id} names no paper section (sai:encodesSection)", where,
+                                  code="rule-base")])
+    order = graph.value(node, SH.order)
+    rule = Rule(
+        iri=str(node), rule_id=rule_id, label=str(graph.value(node, RDFS.label) or rule_id),
+        comment=str(graph.value(node, RDFS.comment) or ""), sections=sections,
+        layer=_opt(graph.value(node, SAI.ruleLayer)), source_domain=_opt(graph.value(node, SAI.ruleSourceDomain)),
+        formula=_opt(graph.value(node, SAI.formula)), target_class=str(target), construct=construct,
+        select=select, template=template, patterns=tuple(patterns), aggregates=aggregates,
+        file=where.file, order=float(order) if order is not None else 0.0,
+    )
+    read_classes = _subject_classes(patterns, target)
+    write_classes = _subject_classes(template, target)
+    rule.reads = frozenset(p.key(read_classes) for p in patterns)
+    rule.negative_reads = frozenset(p.key(read_classes) for p in patterns
+                                    if p.context == "negative" or (aggregates and p.context == "nested"))
+    rule.writes = frozenset(p.key(write_classes) for p in template)
+    return rule
+
+
+def _subject_classes(patterns, target) -> dict:
+    classes = {rdflib.Variable("this"): str(target)}
+    for p in patterns:
+        if str(p.p) == TYPE and isinstance(p.s, rdflib.Variable) and isinstance(p.o, rdflib.URIRef):
+            classes.setdefault(p.s, str(p.o))
+    return classes
+
+
+def _opt(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _file_of(node, files: list[Path]) -> str:
+    if isinstance(node, rdflib.URIRef) and str(node).startswith(RULES_NS):
+        local = str(node)[len(RULES_NS):]
+        for path in files:
+            if local in path.read_text(encoding="utf-8"):
+                return path.name
+    return "rules/inference"
+
+
+def _walk(node, context: str, out: list[Pattern]) -> bool:
+    """Collect triple patterns by the role they play; return whether the query aggregates."""
+    aggregates = False
+    if isinstance(node, CompValue):
+        name = node.name
+        if name == "BGP":
+            out.extend(Pattern(s, p, o, context) for s, p, o in node.triples)
+            return False
+        if name in ("AggregateJoin", "Group"):
+            aggregates = True
+        if name == "LeftJoin":
+            aggregates |= _walk(node.p1, context, out)
+            aggregates |= _walk(node.p2, "optional" if context == "required" else context, out)
+            aggregates |= _walk(node.get("expr"), context, out)
+            return aggregates
+        if name == "Minus":
+            aggregates |= _walk(node.p1, context, out)
+            aggregates |= _walk(node.p2, "negative", out)
+            return aggregates
+        if name == "Union":
+            aggregates |= _walk(node.p1, "optional" if context == "required" else context, out)
+            aggregates |= _walk(node.p2, "optional" if context == "required" else context, out)
+            return aggregates
+        if name == "Builtin_NOTEXISTS":
+            return _walk(node.graph, "negative", out) or aggregates
+        if name == "Builtin_EXISTS":
+            return _walk(node.graph, "nested", out) or aggregates
+        if name == "ToMultiSet":
+            nested: list[Pattern] = []
+            inner = _walk(node.p, "nested", nested)
+            out.extend(Pattern(p.s, p.p, p.o, "negative" if p.context == "negative" else "nested") for p in nested)
+            return inner or aggregates
+        if name == "TriplesBlock":
+            out.extend(Pattern(s, p, o, context) for s, p, o in node.triples)
+            return False
+        for value in node.values():
+            aggregates |= _walk(value, context, out)
+        return aggregates
+    if isinstance(node, (list, tuple)):
+        for value in node:
+            aggregates |= _walk(value, context, out)
+    return aggregates
+
+
+_CONSTRUCT = re.compile(r"\bCONSTRUCT\s*\{", re.IGNORECASE)
+_WHERE = re.compile(r"\s*WHERE\s*\{", re.IGNORECASE)
+
+
+def _select_text(construct: str, target: str, rule_id: str, where: Location) -> str:
+    """`CONSTRUCT {T} WHERE {B}` → `SELECT * WHERE { ?this a <target> . B }`."""
+    text = construct.replace("$this", "?this")
+    start = _CONSTRUCT.search(text)
+    if not start:
+        raise InputError([Problem(f"rule {rule_id}: no CONSTRUCT template", where, code="rule-base")])
+    depth, index = 1, start.end()
+    while depth and index < len(text):
+        depth += {"{": 1, "}": -1}.get(text[index], 0)
+        index += 1
+    body = _WHERE.match(text, index)
+    if not body:
+        raise InputError([Problem(f"rule {rule_id}: write the body as WHERE {{ ... }}", where, code="rule-base")])
+    return f"SELECT * WHERE {{ ?this a <{target}> . {text[body.end():]}"
+
+
+def _matches(write: tuple[str, str], read: tuple[str, str]) -> bool:
+    if ANY in write[0] or ANY in read[0]:
+        return True
+    if write[0] != read[0]:
+        return False
+    return write[1] == ANY or read[1] == ANY or write[1] == read[1]
+
+
+def _stratify(rules: list[Rule]) -> tuple[list[list[Rule]], list[bool]]:
+    """Order rules so that each runs after everything it reads; refuse negation through recursion."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(r.rule_id for r in rules)
+    negative_edges = set()
+    for producer in rules:
+        for consumer in rules:
+            if any(_matches(w, r) for w in producer.writes for r in consumer.reads):
+                graph.add_edge(producer.rule_id, consumer.rule_id)
+                if any(_matches(w, r) for w in producer.writes for r in consumer.negative_reads):
+                    negative_edges.add((producer.rule_id, consumer.rule_id))
+    condensed = nx.condensation(graph)
+    by_id = {r.rule_id: r for r in rules}
+    position = {r.rule_id: i for i, r in enumerate(rules)}
+    strata, recursive = [], []
+    for component in nx.lexicographical_topological_sort(
+            condensed, key=lambda c: min(position[m] for m in condensed.nodes[c]["members"])):
+        members = sorted(condensed.nodes[component]["members"], key=position.get)
+        inside = {(a, b) for a in members for b in members if graph.has_edge(a, b)}
+        bad = inside & negative_edges
+        if bad:
+            pairs = ", ".join(f"{a}→{b}" for a, b in sorted(bad))
+            raise InputError([Problem(f"rules are not stratifiable: negation or aggregation inside recursion ({pairs})",
+                                      code="rule-base")])
+        strata.append([by_id[m] for m in members])
+        recursive.append(bool(inside))
+    return strata, recursive

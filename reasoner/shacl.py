@@ -1,0 +1,272 @@
+"""SHACL Core validation over an in-memory index, for the constraint components rules/shapes.ttl uses.
+
+Why not pySHACL on the hot path: on a 100k-triple fleet it takes longer than the whole reasoning budget
+(benchmarks/README figures). pySHACL stays the reference: tests assert that both produce the same results
+on every example and broken example. A shapes graph that uses a component this module does not implement
+is refused when loaded, so the two can never silently disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+
+import pyoxigraph as ox
+import rdflib
+from rdflib.collection import Collection
+from rdflib.namespace import RDF, RDFS, SH, XSD
+
+SUPPORTED = {
+    SH.path, SH.minCount, SH.maxCount, SH.datatype, SH.minInclusive, SH.maxInclusive, SH.minExclusive,
+    SH.maxExclusive, SH["in"], SH["class"], SH.hasValue, SH.pattern, SH.lessThanOrEquals, SH.disjoint,
+    SH.node, SH["or"], SH["not"], SH.message, SH.property, SH.targetClass, SH.severity, SH.name,
+    SH.description, SH.deactivated, SH.order, SH.group,
+}
+COMPONENT = {
+    SH.minCount: SH.MinCountConstraintComponent, SH.maxCount: SH.MaxCountConstraintComponent,
+    SH.datatype: SH.DatatypeConstraintComponent, SH.minInclusive: SH.MinInclusiveConstraintComponent,
+    SH.maxInclusive: SH.MaxInclusiveConstraintComponent, SH.minExclusive: SH.MinExclusiveConstraintComponent,
+    SH.maxExclusive: SH.MaxExclusiveConstraintComponent, SH["in"]: SH.InConstraintComponent,
+    SH["class"]: SH.ClassConstraintComponent, SH.hasValue: SH.HasValueConstraintComponent,
+    SH.pattern: SH.PatternConstraintComponent, SH.lessThanOrEquals: SH.LessThanOrEqualsConstraintComponent,
+    SH.disjoint: SH.DisjointConstraintComponent, SH.node: SH.NodeConstraintComponent,
+    SH["or"]: SH.OrConstraintComponent, SH["not"]: SH.NotConstraintComponent,
+}
+NUMERIC = {str(XSD.integer), str(XSD.decimal), str(XSD.double), str(XSD.float), str(XSD.int), str(XSD.long)}
+LEXICAL = {
+    str(XSD.integer): re.compile(r"^[+-]?\d+$"),
+    str(XSD.decimal): re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$"),
+    str(XSD.boolean): re.compile(r"^(true|false|1|0)$"),
+}
+
+
+@dataclass
+class Shape:
+    node: object  # rdflib term naming the shape
+    path: str | None = None
+    constraints: list[tuple] = field(default_factory=list)  # (parameter, value)
+    properties: list["Shape"] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    message: str | None = None
+    severity: str = str(SH.Violation)
+
+
+@dataclass(frozen=True)
+class Result:
+    focus: object
+    path: str | None
+    value: object
+    component: str
+    shape: object
+    message: str | None
+    severity: str
+
+
+class UnsupportedShape(ValueError):
+    pass
+
+
+def _term(node):
+    if isinstance(node, rdflib.URIRef):
+        return ox.NamedNode(str(node))
+    if isinstance(node, rdflib.Literal):
+        if node.datatype:
+            return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype)))
+        return ox.Literal(str(node), language=node.language) if node.language else ox.Literal(str(node))
+    return node
+
+
+class ShapesGraph:
+    def __init__(self, graph: rdflib.Graph):
+        self.graph = graph
+        self.shapes: dict = {}
+        roots = set(graph.subjects(SH.targetClass, None))
+        self.roots = [self.shape(node) for node in sorted(roots, key=str)]
+
+    def shape(self, node) -> Shape:
+        if node in self.shapes:
+            return self.shapes[node]
+        g = self.graph
+        shape = Shape(node)
+        self.shapes[node] = shape
+        path = g.value(node, SH.path)
+        if path is not None:
+            if not isinstance(path, rdflib.URIRef):
+                raise UnsupportedShape(f"shape {node}: only predicate paths are supported")
+            shape.path = str(path)
+        shape.targets = [str(c) for c in g.objects(node, SH.targetClass)]
+        message = g.value(node, SH.message)
+        shape.message = str(message) if message is not None else None
+        severity = g.value(node, SH.severity)
+        shape.severity = str(severity) if severity is not None else str(SH.Violation)
+        for predicate, value in g.predicate_objects(node):
+            if predicate == RDF.type or predicate in (SH.path, SH.targetClass, SH.message, SH.severity):
+                continue
+            if str(predicate).startswith(str(SH)) and predicate not in SUPPORTED:
+                raise UnsupportedShape(f"shape {node}: {predicate} is not supported by the fast validator")
+            if not str(predicate).startswith(str(SH)):
+                continue
+            if predicate == SH.property:
+                shape.properties.append(self.shape(value))
+            elif predicate in (SH["or"],):
+                shape.constraints.append((predicate, [self.shape(m) for m in Collection(g, value)]))
+            elif predicate in (SH["not"], SH.node):
+                shape.constraints.append((predicate, self.shape(value)))
+            elif predicate == SH["in"]:
+                shape.constraints.append((predicate, [_term(m) for m in Collection(g, value)]))
+            elif predicate in COMPONENT:
+                shape.constraints.append((predicate, value))
+        shape.constraints.sort(key=lambda c: str(c[0]))
+        return shape
+
+
+@cache
+def compiled(path: str) -> ShapesGraph:
+    return ShapesGraph(rdflib.Graph().parse(Path(path), format="turtle"))
+
+
+class Data:
+    """An index of the data graph: subject → predicate → objects, and the rdfs:subClassOf closure."""
+
+    def __init__(self, triples):
+        self.index: dict = defaultdict(lambda: defaultdict(list))
+        self.types: dict = defaultdict(set)
+        subclass: dict = defaultdict(set)
+        rdf_type, sub = str(RDF.type), str(RDFS.subClassOf)
+        for t in triples:
+            p = t.predicate.value
+            self.index[t.subject][p].append(t.object)
+            if p == rdf_type:
+                self.types[t.subject].add(t.object.value)
+            elif p == sub and isinstance(t.object, ox.NamedNode):
+                subclass[t.object.value].add(t.subject.value)
+        self.subclasses: dict[str, set[str]] = {}
+        self._subclass = subclass
+
+    def values(self, focus, path: str) -> list:
+        node = self.index.get(focus)
+        return list(node.get(path, ())) if node else []
+
+    def closure(self, cls: str) -> set[str]:
+        if cls not in self.subclasses:
+            seen, stack = {cls}, [cls]
+            while stack:
+                for child in self._subclass.get(stack.pop(), ()):
+                    if child not in seen:
+                        seen.add(child)
+                        stack.append(child)
+            self.subclasses[cls] = seen
+        return self.subclasses[cls]
+
+    def instances(self, cls: str) -> list:
+        classes = self.closure(cls)
+        return [s for s, types in self.types.items() if types & classes]
+
+    def is_instance(self, node, cls: str) -> bool:
+        return bool(self.types.get(node, set()) & self.closure(cls))
+
+
+def _number(term):
+    if not isinstance(term, ox.Literal) or term.datatype.value not in NUMERIC:
+        return None
+    try:
+        return Decimal(term.value)
+    except InvalidOperation:
+        return None
+
+
+def _well_formed(term, datatype: str) -> bool:
+    if not isinstance(term, ox.Literal) or term.datatype.value != datatype:
+        return False
+    pattern = LEXICAL.get(datatype)
+    return pattern is None or bool(pattern.match(term.value))
+
+
+class Validator:
+    def __init__(self, shapes: ShapesGraph, data: Data):
+        self.shapes = shapes
+        self.data = data
+
+    def run(self) -> list[Result]:
+        results: list[Result] = []
+        for shape in self.shapes.roots:
+            for cls in shape.targets:
+                for focus in sorted(self.data.instances(cls), key=str):
+                    results.extend(self.check(focus, shape))
+        return results
+
+    def conforms(self, node, shape: Shape) -> bool:
+        return not self.check(node, shape)
+
+    def check(self, focus, shape: Shape) -> list[Result]:
+        if shape.path is not None:
+            return self.check_property(focus, shape)
+        results = []
+        for parameter, value in shape.constraints:
+            results.extend(self.check_values(focus, shape, parameter, value, [focus], None))
+        for prop in shape.properties:
+            results.extend(self.check_property(focus, prop))
+        return results
+
+    def check_property(self, focus, shape: Shape) -> list[Result]:
+        values = self.data.values(focus, shape.path)
+        results = []
+        for parameter, value in shape.constraints:
+            results.extend(self.check_values(focus, shape, parameter, value, values, shape.path))
+        for prop in shape.properties:
+            for v in values:
+                results.extend(self.check_property(v, prop))
+        return results
+
+    def result(self, focus, shape, parameter, value, path) -> Result:
+        return Result(focus, path, value, str(COMPONENT[parameter]), shape.node, shape.message, shape.severity)
+
+    def check_values(self, focus, shape, parameter, arg, values, path) -> list[Result]:
+        bad = []
+        if parameter == SH.minCount:
+            return [self.result(focus, shape, parameter, None, path)] if len(values) < int(arg) else []
+        if parameter == SH.maxCount:
+            return [self.result(focus, shape, parameter, None, path)] if len(values) > int(arg) else []
+        if parameter == SH.hasValue:
+            return [] if _term(arg) in values else [self.result(focus, shape, parameter, None, path)]
+        for v in values:
+            if not self.value_ok(focus, parameter, arg, v):
+                bad.append(self.result(focus, shape, parameter, v, path))
+        return bad
+
+    def value_ok(self, focus, parameter, arg, v) -> bool:
+        if parameter == SH.datatype:
+            return _well_formed(v, str(arg))
+        if parameter in (SH.minInclusive, SH.maxInclusive, SH.minExclusive, SH.maxExclusive):
+            number, bound = _number(v), Decimal(str(arg))
+            if number is None:
+                return False
+            return {SH.minInclusive: number >= bound, SH.maxInclusive: number <= bound,
+                    SH.minExclusive: number > bound, SH.maxExclusive: number < bound}[parameter]
+        if parameter == SH["in"]:
+            return v in arg
+        if parameter == SH["class"]:
+            return not isinstance(v, ox.Literal) and self.data.is_instance(v, str(arg))
+        if parameter == SH.pattern:
+            return not isinstance(v, ox.BlankNode) and re.search(str(arg), v.value) is not None
+        if parameter == SH.lessThanOrEquals:
+            mine = _number(v)
+            others = [_number(o) for o in self.data.values(focus, str(arg))]
+            return all(mine is not None and o is not None and mine <= o for o in others)
+        if parameter == SH.disjoint:
+            return v not in self.data.values(focus, str(arg))
+        if parameter == SH.node:
+            return self.conforms(v, arg)
+        if parameter == SH["or"]:
+            return any(self.conforms(v, member) for member in arg)
+        if parameter == SH["not"]:
+            return not self.conforms(v, arg)
+        raise UnsupportedShape(str(parameter))
+
+
+def validate_triples(shapes_path: str, triples) -> list[Result]:
+    return Validator(compiled(shapes_path), Data(triples)).run()

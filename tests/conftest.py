@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+BROKEN = EXAMPLES / "broken"
+SCENARIOS = sorted(p.parent for p in EXAMPLES.glob("*/description.yaml"))
+
+
+@pytest.fixture
+def write(tmp_path):
+    """Write a small description file and return its path."""
+
+    def _write(text: str, name: str = "fleet.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return _write
+
+
+MINIMAL = """
+id: mini
+environments:
+  - id: dc1
+    kind: on-prem
+clusters:
+  - id: c1
+    environment: dc1
+nodes:
+  - id: gpu-nodes
+    cluster: c1
+    count: 4
+    accelerator: H100-SXM
+    acceleratorsPerNode: 8
+models:
+  - id: llama-8b
+    parametersB: 8
+    layers: 32
+    kvHeads: 8
+    headDim: 128
+    weightDtype: bf16
+    kvDtype: bf16
+pools:
+  - id: serve
+    role: colocated
+    model: llama-8b
+    hostedOn: [gpu-nodes]
+    tensorParallel: 1
+"""

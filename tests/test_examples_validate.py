@@ -1,0 +1,60 @@
+"""Shapes: SHACL-SHACL conformance; every shipped example validates; every broken one fails as documented."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import rdflib
+from pyshacl import validate as shacl_validate
+
+from sortai.reasoner import resources
+from sortai.reasoner.description import load_file
+from sortai.reasoner.problems import InputError
+from sortai.reasoner.validation import validate
+
+from .conftest import BROKEN, SCENARIOS
+
+BROKEN_FILES = sorted(p for p in BROKEN.iterdir() if p.suffix in (".yaml", ".json", ".jsonld", ".ttl"))
+
+
+def test_shapes_pass_shacl_shacl_meta_validation():
+    shapes = rdflib.Graph().parse(resources.shapes_path(), format="turtle")
+    conforms, _, text = shacl_validate(shapes, shacl_graph=shapes, meta_shacl=True)
+    assert conforms, text
+
+
+def test_there_are_six_scenarios_and_broken_cases():
+    assert len(SCENARIOS) >= 6
+    assert len(BROKEN_FILES) >= 8
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
+def test_every_example_validates(scenario):
+    report = validate(load_file(scenario / "description.yaml"))
+    assert report.conforms, "\n".join(p.render() for p in report.problems)
+    assert (scenario / "README.md").is_file()
+
+
+def problems_of(path):
+    try:
+        return validate(load_file(path)).problems
+    except InputError as exc:
+        return exc.problems
+
+
+@pytest.mark.parametrize("path", BROKEN_FILES, ids=lambda p: p.name)
+def test_every_broken_example_fails_with_its_expected_messages(path):
+    """`<file>.expected.json` lists the problems exactly: code, element, key, line and a message fragment."""
+    expected = json.loads(path.with_name(path.name + ".expected.json").read_text())
+    found = problems_of(path)
+    assert found, f"{path.name} was accepted"
+    got = [{"code": p.code, "element": p.element, "key": p.key,
+             "line": p.location.line if p.location else None, "message": p.message} for p in found]
+    assert len(got) == len(expected), json.dumps(got, indent=2)
+    for want, have in zip(expected, got):
+        for field in ("code", "element", "key", "line"):
+            assert have[field] == want.get(field), (field, have, want)
+        assert want["message_contains"] in have["message"], (have, want)
+    if path.suffix in (".yaml", ".json"):
+        assert all(p.location is not None and p.location.file == str(path) for p in found)
