@@ -64,7 +64,7 @@ def _worker_main(conn, env: dict) -> None:  # runs in the child process
             return
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     process: multiprocessing.Process
     conn: object

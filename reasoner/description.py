@@ -355,7 +355,7 @@ def _check_top_level_ids(tree: CommentedMap, reader: _TreeReader) -> None:
 def _jsonld_to_triples(document: dict, source: str, base: str) -> list[ox.Triple]:
     payload = json.dumps(document).encode("utf-8")
     try:
-        return [t for t in ox.parse(payload, format=ox.RdfFormat.JSON_LD, base_iri=base)]
+        return [q.triple for q in ox.parse(payload, format=ox.RdfFormat.JSON_LD, base_iri=base)]
     except SyntaxError as exc:
         raise InputError([Problem(f"JSON-LD error: {_clean(exc)}", Location(source), code="syntax")]) from None
 
@@ -401,7 +401,7 @@ def _load_rdf(data: bytes, source: str, fmt: str, stem: str) -> Description:
     deployment, base = base_for(stem)
     rdf_format = ox.RdfFormat.TURTLE if fmt == "turtle" else ox.RdfFormat.N_TRIPLES
     try:
-        triples = list(ox.parse(data, format=rdf_format, base_iri=base))
+        triples = [q.triple for q in ox.parse(data, format=rdf_format, base_iri=base)]
     except SyntaxError as exc:
         raise InputError([Problem(f"{fmt} syntax error: {_clean(exc)}",
                                   Location(source, exc.lineno, exc.offset), code="syntax",
@@ -453,12 +453,12 @@ def declared_terms() -> frozenset[str]:
 
 def _finish(description: Description) -> Description:
     ranges = containment_ranges()
-    typed = {(t.subject.value, t.object.value) for t in description.triples if t.predicate.value == RDF_TYPE}
+    typed = {(t.subject, t.object.value) for t in description.triples if t.predicate.value == RDF_TYPE}
     extra = []
     for t in description.triples:
         cls = ranges.get(t.predicate.value)
-        if cls and isinstance(t.object, ox.NamedNode) and (t.object.value, cls) not in typed:
-            typed.add((t.object.value, cls))
+        if cls and isinstance(t.object, (ox.NamedNode, ox.BlankNode)) and (t.object, cls) not in typed:
+            typed.add((t.object, cls))
             extra.append(ox.Triple(t.object, ox.NamedNode(RDF_TYPE), ox.NamedNode(cls)))
     description.triples.extend(extra)
     _check_terms(description)

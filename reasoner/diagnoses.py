@@ -23,7 +23,8 @@ def _annotations() -> dict[str, dict[str, str]]:
     """rdfs:label, skos:notation, skos:prefLabel and dcterms:source of every ontology and catalog term."""
     notes: dict[str, dict[str, str]] = {}
     for t in (*resources.ontology_triples(), *resources.catalog_triples()):
-        if t.predicate.value in (RDFS_LABEL, SKOS_NOTATION, SKOS_PREF, DCT_SOURCE) and isinstance(t.object, ox.Literal):
+        if t.predicate.value in (RDFS_LABEL, SKOS_NOTATION, SKOS_PREF, DCT_SOURCE) and not isinstance(
+                t.object, ox.BlankNode):
             notes.setdefault(t.subject.value, {}).setdefault(t.predicate.value, t.object.value)
     return notes
 

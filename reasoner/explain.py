@@ -111,6 +111,13 @@ class Explainer:
         children = []
         for derivation in derivations:
             rule = derivation.rule
+            application = (rule.rule_id, derivation.premises)
+            if application in seen:
+                children.append(Node(statement, "repeated", f"by {rule.rule_id} {rule.label} (same application as above)",
+                                     rule={"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
+                                           "formula": rule.formula, "file": f"rules/inference/{rule.file}"}))
+                continue
+            seen.add(application)
             values = {name: value.value for name, value in derivation.bindings if isinstance(value, ox.Literal)}
             premises = [p for p in derivation.premises if not self._is_plain_typing(p)]
             children.append(Node(
@@ -147,7 +154,7 @@ class Explainer:
 
 def render_text(node: Node, indent: str = "") -> str:
     lines = [indent + node.text]
-    if node.rule and node.rule.get("formula"):
+    if node.rule and node.rule.get("formula") and node.kind != "repeated":
         lines.append(indent + "    formula: " + node.rule["formula"])
         lines.append(indent + "    sections: " + ", ".join(node.rule["sections"]))
     if node.values:

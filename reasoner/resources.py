@@ -42,7 +42,7 @@ def context() -> dict:
 
 def _parse_turtle(path: Path) -> list[ox.Triple]:
     with path.open("rb") as handle:
-        return list(ox.parse(handle, format=ox.RdfFormat.TURTLE, base_iri=ONTOLOGY_IRI))
+        return [q.triple for q in ox.parse(handle, format=ox.RdfFormat.TURTLE, base_iri=ONTOLOGY_IRI)]
 
 
 @cache

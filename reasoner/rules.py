@@ -120,7 +120,7 @@ def rules_graph_triples(directory: str | None = None) -> list[ox.Triple]:
     triples: list[ox.Triple] = []
     for path in rule_files(Path(directory) if directory else None):
         with path.open("rb") as handle:
-            triples.extend(ox.parse(handle, format=ox.RdfFormat.TURTLE))
+            triples.extend(q.triple for q in ox.parse(handle, format=ox.RdfFormat.TURTLE))
     return triples
 
 
@@ -183,7 +183,8 @@ def _rule(graph: rdflib.Graph, node, files: list[Path]) -> Rule:
 def _subject_classes(patterns, target) -> dict:
     classes = {rdflib.Variable("this"): str(target)}
     for p in patterns:
-        if str(p.p) == TYPE and isinstance(p.s, rdflib.Variable) and isinstance(p.o, rdflib.URIRef):
+        if (str(p.p) == TYPE and p.context in ("required", "nested", "template") and isinstance(p.s, rdflib.Variable)
+                and isinstance(p.o, rdflib.URIRef)):
             classes.setdefault(p.s, str(p.o))
     return classes
 

@@ -11,7 +11,7 @@ from rdflib.namespace import RDF, SH
 
 from . import resources
 from .description import Description, catalog_names
-from .problems import Problem
+from .problems import Location, Problem
 from .shacl import validate_triples
 from .vocabulary import did_you_mean, vocabulary
 
@@ -116,7 +116,11 @@ def _shacl_problems(report: rdflib.Graph, description: Description) -> list[Prob
             shown_value = (description.element_name(str(value)) if isinstance(value, rdflib.URIRef)
                            else _term_text(value))
         text = str(message) if message else f"violates {component}"
+        if component == SH.MinCountConstraintComponent and key:
+            text = f"missing '{key}': {text}"
         fix = None
+        if value == focus:
+            shown_value = None  # a constraint on the element as a whole: its own name is no news
         if shown_value is not None:
             text += f" (got '{shown_value}')"
             if (component == SH.ClassConstraintComponent and isinstance(value, rdflib.URIRef)
@@ -124,8 +128,9 @@ def _shacl_problems(report: rdflib.Graph, description: Description) -> list[Prob
                 fix = (f"'{shown_value}' is not declared in this description; "
                        + (did_you_mean(shown_value, declared_ids) or "declare it or correct the reference."))
         problems.append(Problem(
-            text, description.location_of(focus_iri, path_iri), element=_element_label(focus_iri, description),
-            key=key, fix=fix, severity=severity, code=_code(component), value=None,
+            text, description.location_of(focus_iri, path_iri) or Location(description.source), element=_element_label(focus_iri, description),
+            key=key, fix=fix, severity=severity, code=_code(component),
+            value=vocab.value_name(str(value)).removeprefix("sai:") if isinstance(value, rdflib.URIRef) else None,
             details={"focusNode": focus_iri, "resultPath": path_iri,
                      "sourceConstraintComponent": str(component) if component else None},
         ))

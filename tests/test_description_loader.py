@@ -43,8 +43,8 @@ def test_numbers_keep_their_decimal_lexical_form(write):
 def test_every_element_and_key_has_a_line(write):
     d = load_file(write(MINIMAL))
     node = d.base + "gpu-nodes"
-    assert d.location_of(node).line == 10
-    assert d.location_of(node, SAI + "acceleratorModel").line == 13
+    assert d.location_of(node).line == 9
+    assert d.location_of(node, SAI + "acceleratorModel").line == 12
 
 
 def test_nested_blocks_get_deterministic_iris(write):
@@ -82,7 +82,7 @@ def test_turtle_syntax_error_names_line(write):
 def test_unknown_catalog_name_suggests_nearest(write):
     d = load_file(write(MINIMAL.replace("H100-SXM", "H100-SMX")))
     [problem] = [p for p in d.problems if p.code == "unknown-catalog-name"]
-    assert problem.location.line == 13 and problem.element == "gpu-nodes" and problem.key == "accelerator"
+    assert problem.location.line == 12 and problem.element == "gpu-nodes" and problem.key == "accelerator"
     assert "'H100-SXM'" in problem.fix
 
 
@@ -90,7 +90,7 @@ def test_unknown_key_suggests_nearest(write):
     d = load_file(write(MINIMAL.replace("acceleratorsPerNode", "acceleratorPerNode")))
     [problem] = [p for p in d.problems if p.code == "unknown-key"]
     assert problem.key == "acceleratorPerNode" and "'acceleratorsPerNode'" in problem.fix
-    assert problem.location.line == 14
+    assert problem.location.line == 13
 
 
 def test_unknown_enum_value_lists_allowed(write):
@@ -106,7 +106,7 @@ def test_duplicate_ids_are_reported(write):
 
 def test_list_items_need_an_id(write):
     d = load_file(write(MINIMAL.replace("  - id: llama-8b\n", "  - label: no id\n")))
-    assert any(p.code == "missing-id" and p.location.line == 16 for p in d.problems)
+    assert any(p.code == "missing-id" and p.location.line == 15 for p in d.problems)
 
 
 def test_remote_jsonld_context_is_never_fetched():
