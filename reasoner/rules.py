@@ -263,7 +263,7 @@ def _select_text(construct: str, target: str, rule_id: str, where: Location) -> 
     body = _WHERE.match(text, index)
     if not body:
         raise InputError([Problem(f"rule {rule_id}: write the body as WHERE {{ ... }}", where, code="rule-base")])
-    return f"SELECT * WHERE {{ ?this a <{target}> . {text[body.end():]}"
+    return f"{text[:start.start()]}SELECT * WHERE {{ ?this a <{target}> . {text[body.end():]}"
 
 
 def _matches(write: tuple[str, str], read: tuple[str, str]) -> bool:
