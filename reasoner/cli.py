@@ -306,11 +306,13 @@ def serve(
     data_dir: Path = typer.Option(Path("./sortai-data"), "--data-dir", help="Where the embedded store lives."),
     allow_open_writes: bool = typer.Option(False, "--allow-open-writes",
                                            help="Accept writes without a token (local use only)."),
+    token_file: Path = typer.Option(None, "--token-file",
+                                    help="File holding the bearer token for writes (else SORTAI_TOKEN)."),
 ) -> None:
     """Run the HTTP API (REST + SPARQL 1.1 Protocol) over an embedded on-disk store."""
     from sortai.api.server import run_server
 
-    run_server(host=host, port=port, data_dir=data_dir, allow_open_writes=allow_open_writes)
+    run_server(host=host, port=port, data_dir=data_dir, allow_open_writes=allow_open_writes, token_file=token_file)
 
 
 def main() -> None:
