@@ -89,7 +89,7 @@ def fleet(name: str, cells: int) -> str:
     return head + "\n" + "\n".join(cell(i) for i in range(cells)) + "\n"
 
 
-TRIPLES_PER_CELL = 620  # measured: see benchmarks/run.py, which reports the exact count
+TRIPLES_PER_CELL = 480  # about; benchmarks/run.py reports the exact count
 
 
 def cells_for(triples: int) -> int:

@@ -8,9 +8,10 @@ output order are all fixed, so the same input gives the same bytes.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable, Iterable
 
 import pyoxigraph as ox
@@ -18,18 +19,34 @@ import rdflib
 
 from . import resources
 from .description import Description
-from .rules import Pattern, Rule, RuleBase, load_rule_base
+from .rules import Pattern, Rule, RuleBase, load_rule_base, matches
 
 MAX_ALTERNATIVES = 8
+MAX_MERGED_ROWS = 32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Derivation:
-    """One application of a rule: the conclusions it licensed, the premises it matched, the numbers it used."""
+    """One application of a rule: the rows of bindings it matched, from which its premises follow.
+
+    Premises are instantiated only when asked for (explanations, exports): on a large fleet most derivations
+    are never explained, and building their premise triples dominated reasoning time.
+    """
 
     rule: Rule
-    premises: tuple[ox.Triple, ...]
-    bindings: tuple[tuple[str, object], ...]
+    names: tuple[str, ...]
+    rows: tuple[tuple, ...]  # one row, or the rows an aggregating rule merged (at most MAX_MERGED_ROWS)
+    store: ox.Store = field(repr=False)
+    omitted_rows: int = 0  # rows an aggregate also merged, left out of the explanation to keep it readable
+
+    @property
+    def bindings(self) -> tuple[tuple[str, object], ...]:
+        return tuple((n, v) for n, v in zip(self.names, self.rows[0]) if v is not None)
+
+    @cached_property
+    def premises(self) -> tuple[ox.Triple, ...]:
+        compiled = _compile(self.rule.premise_patterns, {n: i for i, n in enumerate(self.names)})
+        return tuple(dict.fromkeys(t for values in self.rows for t in _premises(compiled, values, self.store)))
 
 
 @dataclass
@@ -53,6 +70,7 @@ class Reasoning:
     derivations: dict[ox.Triple, list[Derivation]] = field(default_factory=dict)
     stats: dict[str, RuleStats] = field(default_factory=dict)
     rounds: int = 0
+    asserted_predicates: frozenset = frozenset()  # a conclusion with another predicate cannot be asserted
 
     def inferred_triples(self) -> list[ox.Triple]:
         return sorted((q.triple for q in self.store.quads_for_pattern(None, None, None, self.inferred_graph)),
@@ -85,6 +103,8 @@ def infer(description: Description, rule_base: RuleBase | None = None, store: ox
     store = load_store(description, store)
     asserted, inferred = graph_names(description)
     reasoning = Reasoning(store, description, rule_base, asserted, inferred)
+    reasoning.asserted_predicates = frozenset(
+        t.predicate.value for t in (*description.triples, *resources.ontology_triples(), *resources.catalog_triples()))
     for stratum, recursive in zip(rule_base.strata, rule_base.recursive):
         if progress:
             progress(", ".join(r.rule_id for r in stratum))
@@ -97,13 +117,14 @@ def infer(description: Description, rule_base: RuleBase | None = None, store: ox
             if not recursive or not changed:
                 break
             pending = [r for r in stratum if any(_touches(w, r.reads) for w in changed)]
+    # The result lives as long as the caller explains from it; moving its millions of objects out of the
+    # collector's generations keeps a later full collection from pausing an explanation for ~0.3 s.
+    gc.freeze()
     return reasoning
 
 
 def _touches(written: tuple[str, str], reads: Iterable[tuple[str, str]]) -> bool:
-    from .rules import _matches
-
-    return any(_matches(written, r) for r in reads)
+    return any(matches(written, r) for r in reads)
 
 
 # --- applying one rule ---------------------------------------------------------------------------------
@@ -121,34 +142,32 @@ def _to_ox(term):
     raise ValueError(f"unsupported constant in a rule pattern: {term!r}")
 
 
-def _compile(patterns: Iterable[Pattern]):
+def _compile(patterns: Iterable[Pattern], index: dict[str, int]):
+    """Each pattern as three (is_variable, position-or-constant) pairs plus its context."""
     compiled = []
     for p in patterns:
-        compiled.append(tuple(("var", str(t)) if isinstance(t, rdflib.Variable) else ("const", _to_ox(t))
-                              for t in (p.s, p.p, p.o)) + (p.context,))
+        terms = []
+        for t in (p.s, p.p, p.o):
+            if isinstance(t, rdflib.Variable):
+                if str(t) not in index:
+                    break  # a variable the SELECT never binds: the pattern can never be instantiated
+                terms.append((True, index[str(t)]))
+            else:
+                terms.append((False, _to_ox(t)))
+        else:
+            compiled.append((terms, p.context))
     return compiled
 
 
-_COMPILED: dict[str, tuple[list, list]] = {}
-
-
-def _compiled(rule: Rule):
-    if rule.iri not in _COMPILED:
-        _COMPILED[rule.iri] = (_compile(rule.template), _compile(rule.premise_patterns))
-    return _COMPILED[rule.iri]
-
-
-def _instantiate(pattern, row: dict):
-    terms = []
-    for kind, value in pattern[:3]:
-        if kind == "const":
-            terms.append(value)
-        else:
-            bound = row.get(value)
-            if bound is None:
+def _instantiate(terms, values):
+    out = []
+    for is_variable, value in terms:
+        if is_variable:
+            value = values[value]
+            if value is None:
                 return None
-            terms.append(bound)
-    s, p, o = terms
+        out.append(value)
+    s, p, o = out
     if isinstance(s, ox.Literal) or not isinstance(p, ox.NamedNode):
         return None
     return ox.Triple(s, p, o)
@@ -156,64 +175,66 @@ def _instantiate(pattern, row: dict):
 
 def _key(triple: ox.Triple) -> tuple[str, str]:
     predicate = triple.predicate.value
-    if predicate == resources_type():
+    if predicate == RDF_TYPE:
         return (predicate, triple.object.value)
     return (predicate, "*")
 
 
-def resources_type() -> str:
-    return "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 def _exists(store: ox.Store, triple: ox.Triple) -> bool:
     return next(iter(store.quads_for_pattern(triple.subject, triple.predicate, triple.object, None)), None) is not None
 
 
+def _premises(compiled_premises, values, store) -> tuple[ox.Triple, ...]:
+    premises = []
+    for terms, context in compiled_premises:
+        triple = _instantiate(terms, values)
+        if triple is None or (context == "optional" and not _exists(store, triple)):
+            continue
+        premises.append(triple)
+    return tuple(dict.fromkeys(premises))
+
+
 def _apply(rule: Rule, reasoning: Reasoning) -> set[tuple[str, str]]:
+    """Run one rule; conclusions first, premises only for the derivations that will be kept."""
     started = time.perf_counter()
     stats = reasoning.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id))
     stats.runs += 1
-    template, premise_patterns = _compiled(rule)
     store = reasoning.store
     solutions = reasoning.query(rule.select)
     names = [v.value for v in solutions.variables]
-    # conclusions -> (premises, bindings); for aggregating rules rows with equal conclusions are merged.
-    found: dict[tuple[ox.Triple, ...], list[tuple[tuple[ox.Triple, ...], tuple]]] = defaultdict(list)
+    index = {name: i for i, name in enumerate(names)}
+    template = _compile(rule.template, index)
+    rows: dict[tuple[ox.Triple, ...], list[tuple]] = {}
     for solution in solutions:
         stats.rows += 1
-        row = {name: solution[name] for name in names if solution[name] is not None}
-        conclusions = tuple(t for t in (_instantiate(p, row) for p in template) if t is not None)
-        if not conclusions:
-            continue
-        premises = []
-        for pattern in premise_patterns:
-            triple = _instantiate(pattern, row)
-            if triple is None:
-                continue
-            if pattern[3] == "optional" and not _exists(store, triple):
-                continue
-            premises.append(triple)
-        bindings = tuple(sorted((k, v) for k, v in row.items()))
-        found[conclusions].append((tuple(dict.fromkeys(premises)), bindings))
+        values = tuple(solution)
+        conclusions = tuple(t for t in (_instantiate(terms, values) for terms, _ in template) if t is not None)
+        if conclusions:
+            rows.setdefault(conclusions, []).append(values)
+    names_t = tuple(names)
+    asserted_predicates = reasoning.asserted_predicates
     new_quads: list[ox.Quad] = []
     changed: set[tuple[str, str]] = set()
-    for conclusions in sorted(found, key=lambda c: [str(t) for t in c]):
-        applications = found[conclusions]
+    for conclusions, group in rows.items():
         if rule.aggregates:
-            merged = tuple(dict.fromkeys(t for premises, _ in applications for t in premises))
-            applications = [(merged, applications[0][1])]
-        for premises, bindings in sorted(applications, key=lambda a: [str(t) for t in a[0]]):
-            derivation = Derivation(rule, premises, bindings)
+            applications = [(tuple(group[:MAX_MERGED_ROWS]), max(0, len(group) - MAX_MERGED_ROWS))]
+        else:
+            applications = [((values,), 0) for values in group[:MAX_ALTERNATIVES]]
+        for application, omitted in applications:
+            derivation = Derivation(rule, names_t, application, store, omitted)
             for triple in conclusions:
                 known = reasoning.derivations.get(triple)
                 if known is None:
-                    if _exists(store, triple):
+                    if triple.predicate.value in asserted_predicates and _exists(store, triple):
                         continue  # asserted already: nothing to derive, nothing to explain
                     reasoning.derivations[triple] = [derivation]
                     new_quads.append(ox.Quad(triple.subject, triple.predicate, triple.object,
                                              reasoning.inferred_graph))
                     changed.add(_key(triple))
-                elif len(known) < MAX_ALTERNATIVES and all(d.premises != premises or d.rule is not rule
+                elif len(known) < MAX_ALTERNATIVES and all(d.rows != application or d.rule is not rule
                                                            for d in known):
                     known.append(derivation)
     if new_quads:

@@ -17,6 +17,7 @@ from .engine import CATALOG_GRAPH, ONTOLOGY_GRAPH, Reasoning
 from .vocabulary import vocabulary
 
 MAX_DEPTH = 40
+DIAGNOSIS = ox.NamedNode(resources.SAI + "Diagnosis")
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Node:
     """One statement of the explanation and why it holds."""
 
     statement: dict
-    kind: str  # derived | asserted | catalog | ontology | repeated
+    kind: str  # derived | asserted | catalog | ontology | repeated | omitted | diagnosis (a reference to another one)
     text: str
     rule: dict | None = None
     values: dict = field(default_factory=dict)
@@ -55,6 +56,7 @@ class Explainer:
         self.reasoning = reasoning
         self.description = reasoning.description
         self.vocab = vocabulary()
+        self.root = None
 
     # --- naming -----------------------------------------------------------------------------------------
 
@@ -101,6 +103,10 @@ class Explainer:
 
     def explain_triple(self, triple: ox.Triple, seen: set, depth: int = 0) -> Node:
         statement = self.statement(triple)
+        if triple.predicate == RDF_TYPE and triple.object == DIAGNOSIS and triple.subject != self.root:
+            # Another diagnosis (a compounding partner): a reference, explained on its own.
+            name = self.term(triple.subject)
+            return Node(statement, "diagnosis", f"diagnosis {name}  (explained on its own)")
         derivations = self.reasoning.derivations.get(triple)
         if not derivations:
             kind, source = self.origin(triple)
@@ -120,12 +126,17 @@ class Explainer:
             seen.add(application)
             values = {name: value.value for name, value in derivation.bindings if isinstance(value, ox.Literal)}
             premises = [p for p in derivation.premises if not self._is_plain_typing(p)]
+            because = [self.explain_triple(p, seen, depth + 1) for p in premises]
+            if derivation.omitted_rows:
+                because.append(Node({"subject": "…", "property": "…", "value": "…"}, "omitted",
+                                    f"… and {derivation.omitted_rows} more matches of the same patterns, aggregated "
+                                    "but not shown"))
             children.append(Node(
                 statement, "derived", f"by {rule.rule_id} {rule.label}",
                 rule={"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
                       "formula": rule.formula, "file": f"rules/inference/{rule.file}"},
                 values=values,
-                because=[self.explain_triple(p, seen, depth + 1) for p in premises],
+                because=because,
             ))
         if len(children) == 1:
             only = children[0]
@@ -140,6 +151,7 @@ class Explainer:
 
     def explain_diagnosis(self, iri: str) -> Node:
         node = ox.NamedNode(iri)
+        self.root = node
         seen: set = set()
         facets = []
         for predicate in ("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", resources.SAI + "severity",

@@ -266,7 +266,7 @@ def _select_text(construct: str, target: str, rule_id: str, where: Location) -> 
     return f"{text[:start.start()]}SELECT * WHERE {{ ?this a <{target}> . {text[body.end():]}"
 
 
-def _matches(write: tuple[str, str], read: tuple[str, str]) -> bool:
+def matches(write: tuple[str, str], read: tuple[str, str]) -> bool:
     if ANY in write[0] or ANY in read[0]:
         return True
     if write[0] != read[0]:
@@ -281,9 +281,9 @@ def _stratify(rules: list[Rule]) -> tuple[list[list[Rule]], list[bool]]:
     negative_edges = set()
     for producer in rules:
         for consumer in rules:
-            if any(_matches(w, r) for w in producer.writes for r in consumer.reads):
+            if any(matches(w, r) for w in producer.writes for r in consumer.reads):
                 graph.add_edge(producer.rule_id, consumer.rule_id)
-                if any(_matches(w, r) for w in producer.writes for r in consumer.negative_reads):
+                if any(matches(w, r) for w in producer.writes for r in consumer.negative_reads):
                     negative_edges.add((producer.rule_id, consumer.rule_id))
     condensed = nx.condensation(graph)
     by_id = {r.rule_id: r for r in rules}

@@ -43,6 +43,7 @@ CASES = {
     "Q13": ((D, [], "prefill-to-decode-kv"), (D, [("del", "workloads[document-qa].promptTokensP50")], "prefill-to-decode-kv")),
     "Q14": ((D, [], "prefill-to-decode-kv"), (D, [("del", "models[llama-3.1-8b-instruct].kvDtype")], "prefill-to-decode-kv")),
     "Q15": ((D, [], "h100-prefill-nodes"), (D, [("del", "nodes[h100-prefill-nodes].cluster")], "h100-prefill-nodes")),
+    "Q17": ((H, [], "h100-nodes-rack-a"), (H, [("del", "nodes[h100-nodes-rack-a].rack")], "h100-nodes-rack-a")),
     "Q16": ((D, [], "cloud-us-east"), (D, [("del", "clusters[qa-inference-cluster].environment")], "cloud-us-east")),
     "P01": ((D, [], "h100-prefill"), (D, [("set", "workloads[document-qa].servedBy", ["l4-decode"])], "h100-prefill")),
     "P02": ((D, [], "prefill-to-decode-kv"), (D, NO_SERVED, "prefill-to-decode-kv")),
