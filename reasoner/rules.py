@@ -8,6 +8,9 @@ conclusions and the premises — which is what makes every derived triple explai
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -101,7 +104,36 @@ def rule_files(directory: Path | None = None) -> list[Path]:
 
 @cache
 def load_rule_base(directory: str | None = None) -> RuleBase:
+    """The analysed rule base; cached on disk by the rule files' content, since analysis takes ~1 s."""
     files = rule_files(Path(directory) if directory else None)
+    digest = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files) + CACHE_VERSION).hexdigest()
+    cache_file = _cache_dir() / f"rules-{digest[:24]}.pickle"
+    try:
+        with cache_file.open("rb") as handle:
+            return pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass
+    base = _analyse(files)
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        with temporary.open("wb") as handle:
+            pickle.dump(base, handle)
+        temporary.replace(cache_file)
+    except OSError:
+        pass  # a read-only home only costs the analysis time
+    return base
+
+
+CACHE_VERSION = b"1"
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "sortai"
+
+
+def _analyse(files: list[Path]) -> RuleBase:
     graph = rdflib.Graph()
     for path in files:
         graph.parse(path, format="turtle")

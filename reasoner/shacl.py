@@ -70,6 +70,14 @@ class UnsupportedShape(ValueError):
     pass
 
 
+def _local(parameter) -> str:
+    """`sh:minCount` → "minCount": plain strings keep the hot loop off rdflib's namespace lookups."""
+    return str(parameter)[len(str(SH)):]
+
+
+COMPONENT_BY_NAME = {_local(k): str(v) for k, v in COMPONENT.items()}
+
+
 def _term(node):
     if isinstance(node, rdflib.URIRef):
         return ox.NamedNode(str(node))
@@ -86,6 +94,11 @@ class ShapesGraph:
         self.shapes: dict = {}
         roots = set(graph.subjects(SH.targetClass, None))
         self.roots = [self.shape(node) for node in sorted(roots, key=str)]
+        # Every predicate a shape reads: its paths and the properties lessThanOrEquals / disjoint compare.
+        self.predicates = frozenset(
+            {shape.path for shape in self.shapes.values() if shape.path}
+            | {str(value) for shape in self.shapes.values() for parameter, value in shape.constraints
+               if parameter in ("lessThanOrEquals", "disjoint")})
 
     def shape(self, node) -> Shape:
         if node in self.shapes:
@@ -120,7 +133,7 @@ class ShapesGraph:
                 shape.constraints.append((predicate, [_term(m) for m in Collection(g, value)]))
             elif predicate in COMPONENT:
                 shape.constraints.append((predicate, value))
-        shape.constraints.sort(key=lambda c: str(c[0]))
+        shape.constraints = sorted(((_local(p), v) for p, v in shape.constraints), key=lambda c: c[0])
         return shape
 
 
@@ -130,15 +143,21 @@ def compiled(path: str) -> ShapesGraph:
 
 
 class Data:
-    """An index of the data graph: subject → predicate → objects, and the rdfs:subClassOf closure."""
+    """An index of the data graph: subject → predicate → objects, and the rdfs:subClassOf closure.
 
-    def __init__(self, triples):
+    Only predicates some shape reads are indexed (plus rdf:type and rdfs:subClassOf): on a large fleet most
+    triples are of other predicates, and indexing them cost more than validating.
+    """
+
+    def __init__(self, triples, predicates: frozenset[str] | None = None):
         self.index: dict = defaultdict(lambda: defaultdict(list))
         self.types: dict = defaultdict(set)
         subclass: dict = defaultdict(set)
         rdf_type, sub = str(RDF.type), str(RDFS.subClassOf)
         for t in triples:
             p = t.predicate.value
+            if predicates is not None and p not in predicates and p != rdf_type and p != sub:
+                continue
             self.index[t.subject][p].append(t.object)
             if p == rdf_type:
                 self.types[t.subject].add(t.object.value)
@@ -223,50 +242,51 @@ class Validator:
         return results
 
     def result(self, focus, shape, parameter, value, path) -> Result:
-        return Result(focus, path, value, str(COMPONENT[parameter]), shape.node, shape.message, shape.severity)
+        return Result(focus, path, value, COMPONENT_BY_NAME[parameter], shape.node, shape.message, shape.severity)
 
     def check_values(self, focus, shape, parameter, arg, values, path) -> list[Result]:
-        bad = []
-        if parameter == SH.minCount:
+        if parameter == "minCount":
             return [self.result(focus, shape, parameter, None, path)] if len(values) < int(arg) else []
-        if parameter == SH.maxCount:
+        if parameter == "maxCount":
             return [self.result(focus, shape, parameter, None, path)] if len(values) > int(arg) else []
-        if parameter == SH.hasValue:
+        if parameter == "hasValue":
             return [] if _term(arg) in values else [self.result(focus, shape, parameter, None, path)]
-        for v in values:
-            if not self.value_ok(focus, parameter, arg, v):
-                bad.append(self.result(focus, shape, parameter, v, path))
-        return bad
+        return [self.result(focus, shape, parameter, v, path) for v in values
+                if not self.value_ok(focus, parameter, arg, v)]
 
     def value_ok(self, focus, parameter, arg, v) -> bool:
-        if parameter == SH.datatype:
+        if parameter == "datatype":
             return _well_formed(v, str(arg))
-        if parameter in (SH.minInclusive, SH.maxInclusive, SH.minExclusive, SH.maxExclusive):
-            number, bound = _number(v), Decimal(str(arg))
-            if number is None:
-                return False
-            return {SH.minInclusive: number >= bound, SH.maxInclusive: number <= bound,
-                    SH.minExclusive: number > bound, SH.maxExclusive: number < bound}[parameter]
-        if parameter == SH["in"]:
+        if parameter in BOUNDS:
+            number = _number(v)
+            return number is not None and BOUNDS[parameter](number, Decimal(str(arg)))
+        if parameter == "in":
             return v in arg
-        if parameter == SH["class"]:
+        if parameter == "class":
             return not isinstance(v, ox.Literal) and self.data.is_instance(v, str(arg))
-        if parameter == SH.pattern:
+        if parameter == "pattern":
             return not isinstance(v, ox.BlankNode) and re.search(str(arg), v.value) is not None
-        if parameter == SH.lessThanOrEquals:
+        if parameter == "lessThanOrEquals":
             mine = _number(v)
             others = [_number(o) for o in self.data.values(focus, str(arg))]
             return all(mine is not None and o is not None and mine <= o for o in others)
-        if parameter == SH.disjoint:
+        if parameter == "disjoint":
             return v not in self.data.values(focus, str(arg))
-        if parameter == SH.node:
+        if parameter == "node":
             return self.conforms(v, arg)
-        if parameter == SH["or"]:
+        if parameter == "or":
             return any(self.conforms(v, member) for member in arg)
-        if parameter == SH["not"]:
+        if parameter == "not":
             return not self.conforms(v, arg)
-        raise UnsupportedShape(str(parameter))
+        raise UnsupportedShape(parameter)
+
+
+BOUNDS = {
+    "minInclusive": lambda n, b: n >= b, "maxInclusive": lambda n, b: n <= b,
+    "minExclusive": lambda n, b: n > b, "maxExclusive": lambda n, b: n < b,
+}
 
 
 def validate_triples(shapes_path: str, triples) -> list[Result]:
-    return Validator(compiled(shapes_path), Data(triples)).run()
+    shapes = compiled(shapes_path)
+    return Validator(shapes, Data(triples, shapes.predicates)).run()
