@@ -32,7 +32,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 FILE_ARG = typer.Argument(..., help="Description file (.yaml, .yml, .json, .jsonld, .ttl, .nt).")
@@ -184,15 +184,16 @@ def _diagnosis_table(description: Description, found) -> None:
     if not found:
         out.print(f"{description.source}: no instability mode found.", markup=False)
         return
-    table = Table(title=f"{description.source}: {len(found)} diagnosis(es), most severe first", show_lines=True)
-    for column in ("#", "severity", "mode", "component", "confidence", "diagnostic domains", "routes", "id"):
-        table.add_column(column, overflow="fold")
+    table = Table(title=f"{description.source}: {len(found)} diagnosis(es), most severe first")
+    for column in ("#", "severity", "mode", "diagnosis id (component/diagnosis/mode)", "evidence", "domains"):
+        table.add_column(column, overflow="fold", no_wrap=column.startswith("diagnosis id"))
     for index, d in enumerate(found, 1):
         domains = ", ".join(p.split(" ", 1)[0] for p in d.primary_domains)
         if d.supporting_domains:
             domains += " (+" + ", ".join(s.split(" ", 1)[0] for s in d.supporting_domains) + ")"
-        table.add_row(str(index), f"{d.severity} {d.severity_score:.2f}", d.mode_label, d.component, d.confidence,
-                      domains, str(d.routes), d.id)
+        level = d.severity.split(" ", 1)[0].lower()
+        evidence = d.confidence.split(" ", 1)[0].lower() + f", {d.routes} route" + ("s" if d.routes != 1 else "")
+        table.add_row(str(index), f"{level} {d.severity_score:.2f}", d.mode_label, d.id, evidence, domains)
     out.print(table)
     out.print("Explain one: sortai explain FILE ID", markup=False)
 

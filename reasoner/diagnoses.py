@@ -45,10 +45,6 @@ def domain_label(iri: str) -> str:
     return f"{notation} {title}" if title else notation
 
 
-SEVERITY_ORDER = {SAI + "SeverityCritical": 4, SAI + "SeverityHigh": 3, SAI + "SeverityModerate": 2,
-                  SAI + "SeverityLow": 1}
-
-
 @dataclass
 class Diagnosis:
     iri: str
@@ -109,4 +105,4 @@ def diagnoses(reasoning: Reasoning) -> list[Diagnosis]:
 
 
 def severity_rank(diagnosis: Diagnosis) -> int:
-    return {"critical": 4, "high": 3, "moderate": 2, "low": 1}.get(diagnosis.severity.lower(), 0)
+    return {"critical": 4, "high": 3, "moderate": 2, "low": 1}.get(diagnosis.severity.split(" ", 1)[0].lower(), 0)

@@ -147,15 +147,6 @@ def _analyse(files: list[Path]) -> RuleBase:
     return RuleBase(rules, strata, recursive)
 
 
-def rules_graph_triples(directory: str | None = None) -> list[ox.Triple]:
-    """The rule files as triples (for the store, so rule metadata is queryable with SPARQL)."""
-    triples: list[ox.Triple] = []
-    for path in rule_files(Path(directory) if directory else None):
-        with path.open("rb") as handle:
-            triples.extend(q.triple for q in ox.parse(handle, format=ox.RdfFormat.TURTLE))
-    return triples
-
-
 def _prefix_header(graph: rdflib.Graph, rule) -> str:
     lines = []
     for ontology in graph.objects(rule, SH.prefixes):

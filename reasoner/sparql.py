@@ -7,7 +7,7 @@ or contains SERVICE anywhere.
 
 from __future__ import annotations
 
-from pyparsing import ParseException
+from pyparsing import ParseException, ParseResults
 from rdflib.plugins.sparql.parser import parseQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 
@@ -40,7 +40,7 @@ def _contains_service(node) -> bool:
         if node.name == "ServiceGraphPattern":
             return True
         return any(_contains_service(v) for v in node.values())
-    if isinstance(node, (list, tuple)):
+    if isinstance(node, (list, tuple, ParseResults)):
         return any(_contains_service(v) for v in node)
     return False
 

@@ -91,12 +91,6 @@ def _report_graph(results) -> rdflib.Graph:
     return graph
 
 
-def _term_text(node) -> str:
-    if isinstance(node, rdflib.Literal):
-        return str(node)
-    return str(node)
-
-
 def _shacl_problems(report: rdflib.Graph, description: Description) -> list[Problem]:
     vocab = vocabulary()
     declared_ids = {str(s)[len(description.base):] for s in _subjects(description)}
@@ -114,7 +108,7 @@ def _shacl_problems(report: rdflib.Graph, description: Description) -> list[Prob
         shown_value = None
         if value is not None:
             shown_value = (description.element_name(str(value)) if isinstance(value, rdflib.URIRef)
-                           else _term_text(value))
+                           else str(value))
         text = str(message) if message else f"violates {component}"
         if component == SH.MinCountConstraintComponent and key:
             text = f"missing '{key}': {text}"

@@ -1,0 +1,85 @@
+"""The command line: every command, every output format, the documented exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import rdflib
+from typer.testing import CliRunner
+
+from sortai.reasoner.cli import app
+
+from .conftest import BROKEN, EXAMPLES
+
+DISAGG = str(EXAMPLES / "disaggregated-h100-l4" / "description.yaml")
+CONTROL = str(EXAMPLES / "homogeneous-h100" / "description.yaml")
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_validate_exit_codes():
+    assert run("validate", DISAGG).exit_code == 0
+    assert run("validate", str(BROKEN / "negative-bandwidth.yaml")).exit_code == 2
+    assert run("validate", str(BROKEN / "yaml-syntax.yaml")).exit_code == 3
+    assert run("validate", "no/such/file.yaml").exit_code == 3
+
+
+def test_validate_json_and_turtle_reports():
+    report = json.loads(run("validate", "-f", "json", str(BROKEN / "negative-bandwidth.yaml")).stdout)
+    assert report["conforms"] is False and report["violations"] == 1
+    assert report["problems"][0]["location"]["line"] == 14
+    graph = rdflib.Graph().parse(data=run("validate", "-f", "ttl", str(BROKEN / "negative-bandwidth.yaml")).stdout,
+                                 format="turtle")
+    assert (None, rdflib.SH.conforms, rdflib.Literal(False)) in graph
+
+
+def test_diagnose_formats():
+    text = run("diagnose", DISAGG)
+    assert text.exit_code == 0 and "pd-router/diagnosis/LatencyAsymmetryDrift" in text.stdout
+    data = json.loads(run("diagnose", "-f", "json", DISAGG).stdout)
+    assert len(data["diagnoses"]) == 7 and data["diagnoses"][0]["severity_score"] >= data["diagnoses"][-1]["severity_score"]
+    graph = rdflib.Graph().parse(data=run("diagnose", "-f", "ttl", DISAGG).stdout, format="turtle")
+    assert len(set(graph.subjects(rdflib.RDF.type, rdflib.URIRef("http://www.w3.org/ns/prov#Activity")))) > 10
+    assert "| 1 |" in run("diagnose", "-f", "md", DISAGG).stdout
+    assert "no instability mode found" in run("diagnose", CONTROL).stdout
+
+
+def test_diagnose_fail_on_and_invalid_input():
+    assert run("diagnose", "--fail-on", "high", DISAGG).exit_code == 1
+    assert run("diagnose", "--fail-on", "low", CONTROL).exit_code == 0
+    assert run("diagnose", str(BROKEN / "dangling-reference.yaml")).exit_code == 2
+
+
+@pytest.mark.parametrize("fmt,marker", [("text", "formula:"), ("json", '"because"'), ("ttl", "prov:used"),
+                                        ("dot", "digraph explanation")])
+def test_explain_formats(fmt, marker):
+    result = run("explain", "-f", fmt, DISAGG, "prefill-to-decode-kv/diagnosis/InterconnectCapacityInaccessibility")
+    assert result.exit_code == 0 and marker in result.stdout
+
+
+def test_explain_unknown_or_ambiguous_id_lists_the_diagnoses():
+    result = run("explain", DISAGG, "NoSuchMode")
+    assert result.exit_code == 4 and "l4-decode/diagnosis/MemoryPathIncoherence" in result.stderr
+    assert run("explain", DISAGG, "MemoryPathIncoherence").exit_code == 4  # two match: ambiguous
+
+
+def test_query_select_ask_construct_and_refusals():
+    select = run("query", "-f", "json", DISAGG,
+                 "PREFIX sai: <https://w3id.org/sortai/ontology#> SELECT ?b WHERE { ?m sai:kvBytesPerToken ?b }")
+    assert json.loads(select.stdout)["results"]["bindings"][0]["b"]["value"] == "131072"
+    assert run("query", DISAGG, "ASK { ?s ?p ?o }").stdout.strip() == "true"
+    construct = run("query", DISAGG, "CONSTRUCT WHERE { ?s <https://w3id.org/sortai/ontology#decodeStepFloorMs> ?o }")
+    assert len(rdflib.Graph().parse(data=construct.stdout, format="turtle")) == 1
+    refused = run("query", DISAGG, "SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }")
+    assert refused.exit_code == 3 and "SERVICE" in refused.stderr
+    assert run("query", DISAGG, "INSERT DATA { <a> <b> <c> }").exit_code == 3
+
+
+def test_rules_lists_every_rule_with_sections():
+    rules = json.loads(run("rules", "-f", "json").stdout)
+    assert {r["id"] for r in rules} >= {"Q01", "C01", "M01", "S01", "D01"}
+    assert all(r["sections"] for r in rules)
