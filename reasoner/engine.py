@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Callable, Iterable
 
 import pyoxigraph as ox
@@ -43,8 +42,10 @@ class Derivation:
     def bindings(self) -> tuple[tuple[str, object], ...]:
         return tuple((n, v) for n, v in zip(self.names, self.rows[0]) if v is not None)
 
-    @cached_property
+    @property
     def premises(self) -> tuple[ox.Triple, ...]:
+        # Not cached: on a large fleet the cached tuples grew the long-lived heap until the collector's full
+        # passes paused explanations for up to a second; recomputing costs microseconds.
         compiled = _compile(self.rule.premise_patterns, {n: i for i, n in enumerate(self.names)})
         return tuple(dict.fromkeys(t for values in self.rows for t in _premises(compiled, values, self.store)))
 

@@ -117,7 +117,8 @@ class Explainer:
         children = []
         for derivation in derivations:
             rule = derivation.rule
-            application = (rule.rule_id, derivation.premises)
+            all_premises = derivation.premises
+            application = (rule.rule_id, all_premises)
             if application in seen:
                 children.append(Node(statement, "repeated", f"by {rule.rule_id} {rule.label} (same application as above)",
                                      rule={"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
@@ -125,7 +126,7 @@ class Explainer:
                 continue
             seen.add(application)
             values = {name: value.value for name, value in derivation.bindings if isinstance(value, ox.Literal)}
-            premises = [p for p in derivation.premises if not self._is_plain_typing(p)]
+            premises = [p for p in all_premises if not self._is_plain_typing(p)]
             because = [self.explain_triple(p, seen, depth + 1) for p in premises]
             if derivation.omitted_rows:
                 because.append(Node({"subject": "…", "property": "…", "value": "…"}, "omitted",
