@@ -1,6 +1,6 @@
 """The SORT-AI HTTP service: REST API for descriptions, diagnoses and explanations, and a SPARQL 1.1 endpoint.
 
-Started by ``sortai serve`` (``run_server``). See docs/api.md for the endpoints, the limits and the design.
+Started by ``sortai serve`` (``run_server``). See api/README.md for the endpoints, the limits and the design.
 """
 
 from __future__ import annotations

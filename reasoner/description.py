@@ -211,7 +211,7 @@ class _TreeReader:
             if term is None or key in self.vocab.prefixes:
                 hint = did_you_mean(key, [k for k in self.vocab.terms if k not in self.vocab.prefixes])
                 self.problem(f"unknown key '{key}'", key_loc, element_id, key,
-                             fix=hint or "remove it; docs/description-format.md lists the keys.",
+                             fix=hint or "remove it; examples/README.md lists the keys.",
                              code="unknown-key")
                 continue
             self.key_locations[(iri, term.iri)] = key_loc
@@ -244,7 +244,7 @@ class _TreeReader:
         if term.kind == "node":
             self.problem(f"'{key}' takes " + ("a list of elements" if term.many else "a block of keys")
                          + f", not the value '{scalar}'", where, element_id, key, code="structure",
-                         fix="see docs/description-format.md for its keys.")
+                         fix="see examples/README.md for its keys.")
             return None
         if term.kind == "enum" and isinstance(scalar, str):
             allowed = [written for written, _ in term.enum]
