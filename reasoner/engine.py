@@ -71,7 +71,9 @@ class Reasoning:
     derivations: dict[ox.Triple, list[Derivation]] = field(default_factory=dict)
     stats: dict[str, RuleStats] = field(default_factory=dict)
     rounds: int = 0
-    asserted_predicates: frozenset = frozenset()  # a conclusion with another predicate cannot be asserted
+    # (predicate, class for rdf:type) pairs present in the asserted graphs: a conclusion of another kind
+    # cannot already be asserted, so it needs no lookup.
+    asserted_predicates: frozenset = frozenset()
 
     def inferred_triples(self) -> list[ox.Triple]:
         return sorted((q.triple for q in self.store.quads_for_pattern(None, None, None, self.inferred_graph)),
@@ -105,7 +107,8 @@ def infer(description: Description, rule_base: RuleBase | None = None, store: ox
     asserted, inferred = graph_names(description)
     reasoning = Reasoning(store, description, rule_base, asserted, inferred)
     reasoning.asserted_predicates = frozenset(
-        t.predicate.value for t in (*description.triples, *resources.ontology_triples(), *resources.catalog_triples()))
+        (t.predicate.value, t.object.value if t.predicate.value == RDF_TYPE else None)
+        for t in (*description.triples, *resources.ontology_triples(), *resources.catalog_triples()))
     for stratum, recursive in zip(rule_base.strata, rule_base.recursive):
         if progress:
             progress(", ".join(r.rule_id for r in stratum))
@@ -144,7 +147,7 @@ def _to_ox(term):
 
 
 def _compile(patterns: Iterable[Pattern], index: dict[str, int]):
-    """Each pattern as three (is_variable, position-or-constant) pairs plus its context."""
+    """Each pattern as (instantiate(values) -> Triple | None, context); variables never bound are dropped."""
     compiled = []
     for p in patterns:
         terms = []
@@ -156,22 +159,25 @@ def _compile(patterns: Iterable[Pattern], index: dict[str, int]):
             else:
                 terms.append((False, _to_ox(t)))
         else:
-            compiled.append((terms, p.context))
+            compiled.append((_instantiator(*terms), p.context))
     return compiled
 
 
-def _instantiate(terms, values):
-    out = []
-    for is_variable, value in terms:
-        if is_variable:
-            value = values[value]
-            if value is None:
-                return None
-        out.append(value)
-    s, p, o = out
-    if isinstance(s, ox.Literal) or not isinstance(p, ox.NamedNode):
-        return None
-    return ox.Triple(s, p, o)
+def _instantiator(subject, predicate, object_):
+    """A closure for one pattern: the hot loop of reasoning, so no per-call bookkeeping."""
+    (s_var, s), (p_var, p), (o_var, o) = subject, predicate, object_
+
+    def instantiate(values):
+        s_term = values[s] if s_var else s
+        p_term = values[p] if p_var else p
+        o_term = values[o] if o_var else o
+        if s_term is None or p_term is None or o_term is None:
+            return None
+        if (s_var and isinstance(s_term, ox.Literal)) or (p_var and not isinstance(p_term, ox.NamedNode)):
+            return None
+        return ox.Triple(s_term, p_term, o_term)
+
+    return instantiate
 
 
 def _key(triple: ox.Triple) -> tuple[str, str]:
@@ -190,8 +196,8 @@ def _exists(store: ox.Store, triple: ox.Triple) -> bool:
 
 def _premises(compiled_premises, values, store) -> tuple[ox.Triple, ...]:
     premises = []
-    for terms, context in compiled_premises:
-        triple = _instantiate(terms, values)
+    for instantiate, context in compiled_premises:
+        triple = instantiate(values)
         if triple is None or (context == "optional" and not _exists(store, triple)):
             continue
         premises.append(triple)
@@ -207,12 +213,12 @@ def _apply(rule: Rule, reasoning: Reasoning) -> set[tuple[str, str]]:
     solutions = reasoning.query(rule.select)
     names = [v.value for v in solutions.variables]
     index = {name: i for i, name in enumerate(names)}
-    template = _compile(rule.template, index)
+    template = [instantiate for instantiate, _ in _compile(rule.template, index)]
     rows: dict[tuple[ox.Triple, ...], list[tuple]] = {}
     for solution in solutions:
         stats.rows += 1
         values = tuple(solution)
-        conclusions = tuple(t for t in (_instantiate(terms, values) for terms, _ in template) if t is not None)
+        conclusions = tuple(t for t in (instantiate(values) for instantiate in template) if t is not None)
         if conclusions:
             rows.setdefault(conclusions, []).append(values)
     names_t = tuple(names)
@@ -229,7 +235,9 @@ def _apply(rule: Rule, reasoning: Reasoning) -> set[tuple[str, str]]:
             for triple in conclusions:
                 known = reasoning.derivations.get(triple)
                 if known is None:
-                    if triple.predicate.value in asserted_predicates and _exists(store, triple):
+                    predicate = triple.predicate.value
+                    kind = (predicate, triple.object.value if predicate == RDF_TYPE else None)
+                    if kind in asserted_predicates and _exists(store, triple):
                         continue  # asserted already: nothing to derive, nothing to explain
                     reasoning.derivations[triple] = [derivation]
                     new_quads.append(ox.Quad(triple.subject, triple.predicate, triple.object,
