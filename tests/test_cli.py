@@ -83,3 +83,13 @@ def test_rules_lists_every_rule_with_sections():
     rules = json.loads(run("rules", "-f", "json").stdout)
     assert {r["id"] for r in rules} >= {"Q01", "C01", "M01", "S01", "D01"}
     assert all(r["sections"] for r in rules)
+
+
+def test_the_readme_main_command_names_a_shipped_example():
+    from .conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if "sortai diagnose" in line)
+    example = command.rsplit(" ", 1)[-1]
+    assert (ROOT / example).is_file(), example
+    assert run("diagnose", str(ROOT / example)).exit_code == 0
