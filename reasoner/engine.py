@@ -102,6 +102,7 @@ def load_store(description: Description, store: ox.Store | None = None) -> ox.St
 
 def infer(description: Description, rule_base: RuleBase | None = None, store: ox.Store | None = None,
           progress: Callable[[str], None] | None = None) -> Reasoning:
+    gc.unfreeze()  # what an earlier call froze becomes collectable again (long-running processes)
     rule_base = rule_base or load_rule_base()
     store = load_store(description, store)
     asserted, inferred = graph_names(description)
