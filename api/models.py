@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sortai.reasoner import diagnoses
+
 
 class Open(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -37,22 +39,8 @@ class Validation(Open):
     problems: list[dict[str, Any]]
 
 
-class Diagnosis(Open):
-    iri: str
-    id: str
-    mode: str
-    mode_label: str
-    component: str
-    component_iri: str
-    severity: str
-    severity_score: float
-    confidence: str
-    primary_domains: list[str]
-    supporting_domains: list[str]
-    consequences: list[str]
-    involves: list[str]
-    compounds_with: list[str]
-    routes: int
+# One diagnosis: the reasoner's own record (FastAPI documents stdlib dataclasses as it does models).
+Diagnosis = diagnoses.Diagnosis
 
 
 class DescriptionSummary(Open):
