@@ -322,6 +322,13 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except InputError as exc:  # e.g. an edited rule file that no longer parses
+        _print_problems(exc.problems)
+        sys.exit(EXIT_INPUT)
+    except Exception as exc:  # noqa: BLE001 — a bug: say so in one line, never a traceback
+        err.print(f"internal error ({type(exc).__name__}): {exc}. Please report it with the input that caused it.",
+                  markup=False)
+        sys.exit(70)
 
 
 if __name__ == "__main__":

@@ -357,7 +357,11 @@ def _jsonld_to_triples(document: dict, source: str, base: str) -> list[ox.Triple
     try:
         return [q.triple for q in ox.parse(payload, format=ox.RdfFormat.JSON_LD, base_iri=base)]
     except SyntaxError as exc:
-        raise InputError([Problem(f"JSON-LD error: {_clean(exc)}", Location(source), code="syntax")]) from None
+        # Positions would point into the document built from the YAML/JSON, not into the user's file.
+        message = re.sub(r"^Parser error (at line \d+ )?(between columns \d+ and column \d+|column \d+)?:?\s*", "",
+                         _clean(exc))
+        raise InputError([Problem(f"the description holds a value RDF cannot represent: {message}",
+                                  Location(source), code="syntax", fix="check escapes and special characters.")]) from None
 
 
 def _clean(exc: SyntaxError) -> str:

@@ -47,7 +47,7 @@ class Problem:
         text = f"{where}{self.severity}: {what}{self.message}"
         if self.fix:
             text += f" Fix: {self.fix}"
-        return text
+        return text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from YAML escapes
 
     def to_json(self) -> dict:
         data = asdict(self)

@@ -138,6 +138,8 @@ def test_turtle_typos_in_sortai_terms_are_reported():
     (b"id: x\nnodes: 3\n", "scalar.yaml"),
     (b"nodes:\n  - 42\n", "items.yaml"),
     (b"id: x\n", "fleet.docx"),
+    (b'id: x\nlabel: "\\ud800"\n', "surrogate.yaml"),
+    (b'{"@context": {"@vocab": 5}}', "weird.jsonld"),
 ])
 def test_garbage_never_raises_anything_but_input_error(payload, name):
     try:
