@@ -256,6 +256,18 @@ def _detail(record: dict) -> dict:
     return out
 
 
+
+def negotiate(request: Request, format: str | None, offers: dict[str, list[str]], what: str) -> tuple[str, str]:
+    """(short name, media type) from ?format= if it names an offer, else from the Accept header; 406 if neither."""
+    if format:
+        name = FORMAT_ALIASES.get(format.lower(), format.lower())
+        if name in offers:
+            return name, offers[name][0]
+    picked = choose(request.headers.get("accept"), offers)
+    if picked is None:
+        raise APIError(406, "not-acceptable", f"{what} available as " + ", ".join(m[0] for m in offers.values()))
+    return picked
+
 def create_app(settings: Settings) -> FastAPI:
     from .repository import Repository, graph_iris
 
@@ -565,13 +577,8 @@ def create_app(settings: Settings) -> FastAPI:
                              format: str | None = Query(None, pattern="^(json|ttl|turtle)$")):
         """The validation report as JSON, or the SHACL validation report graph as Turtle."""
         record = record_or_404(description_id)
-        chosen = FORMAT_ALIASES.get(format) if format else None
-        if chosen is None:
-            picked = choose(request.headers.get("accept"), {"json": ["application/json"], "ttl": GRAPH_MEDIA["ttl"]})
-            if picked is None:
-                raise APIError(406, "not-acceptable", "the validation report is available as application/json "
-                               "and text/turtle")
-            chosen = picked[0]
+        chosen, _ = negotiate(request, format, {"json": ["application/json"], "ttl": GRAPH_MEDIA["ttl"]},
+                              "the validation report is")
         if chosen == "ttl":
             return Response(await asyncio.to_thread(repo().shacl_report, description_id) or "",
                             media_type="text/turtle")
@@ -627,14 +634,7 @@ def create_app(settings: Settings) -> FastAPI:
         diagnosis = next((d for d in record["diagnoses"] if d["id"] == diagnosis_id), None)
         if diagnosis is None:
             raise APIError(404, "not-found", f"no diagnosis '{diagnosis_id}' in description '{description_id}'")
-        if format:
-            chosen = {"turtle": "ttl"}.get(format, format)
-        else:
-            picked = choose(request.headers.get("accept"), explanation_media)
-            if picked is None:
-                raise APIError(406, "not-acceptable", "explanations are available as application/json, "
-                               "text/plain, text/turtle and text/vnd.graphviz")
-            chosen = picked[0]
+        chosen, _ = negotiate(request, format, explanation_media, "explanations are")
         key = (description_id, record["version"], diagnosis_id)
         if key in explanations:
             explanations.move_to_end(key)
@@ -693,15 +693,7 @@ def create_app(settings: Settings) -> FastAPI:
                            "an application/sparql-query body (POST)")
         form, has_from = check_query(query)
         offers = RESULT_MEDIA if form in ("SELECT", "ASK") else GRAPH_MEDIA
-        if format and FORMAT_ALIASES.get(format.lower()) in offers:
-            name = FORMAT_ALIASES[format.lower()]
-            media = offers[name][0]
-        else:
-            picked = choose(request.headers.get("accept"), offers)
-            if picked is None:
-                raise APIError(406, "not-acceptable", f"{form} results are available as "
-                               + ", ".join(m[0] for m in offers.values()))
-            name, media = picked
+        name, media = negotiate(request, format, offers, f"{form} results are")
         for uri in default_graphs + named_graphs:
             if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\x00-\x20]*$", uri):
                 raise APIError(400, "bad-graph-uri", f"'{uri}' is not an absolute IRI")
@@ -785,17 +777,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         from .jobs import GRAPH_FORMATS, _PREFIXES
 
-        if format:
-            name = FORMAT_ALIASES.get(format.lower())
-            if name not in GRAPH_MEDIA:
-                raise APIError(406, "not-acceptable", "formats: ttl, nt, jsonld, rdfxml")
-        else:
-            picked = choose(request.headers.get("accept"), GRAPH_MEDIA)
-            if picked is None:
-                raise APIError(406, "not-acceptable", "available as text/turtle, application/n-triples, "
-                               "application/ld+json and application/rdf+xml")
-            name = picked[0]
-        media = GRAPH_MEDIA[name][0]
+        name, media = negotiate(request, format, GRAPH_MEDIA, "RDF is")
         if name == "ttl" and turtle is not None:
             return Response(turtle, media_type=media)
         body = ox.serialize(list(triples), format=GRAPH_FORMATS[name],

@@ -17,7 +17,6 @@ from functools import cache
 from pathlib import Path
 
 import networkx as nx
-import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import RDF, RDFS, SH
 from rdflib.plugins.sparql import prepareQuery
