@@ -47,10 +47,14 @@ def domain_label(iri: str) -> str:
 
 @dataclass
 class Diagnosis:
+    """An instability mode found on a component (kind "mode"), or a serving finding (kind "finding": an SLO the
+    hardware cannot meet, a capacity shortfall or surplus, a measured breach), which has a finding kind instead."""
+
     iri: str
     id: str
     mode: str
     mode_label: str
+    kind: str
     component: str
     component_iri: str
     severity: str
@@ -82,13 +86,18 @@ def diagnoses(reasoning: Reasoning) -> list[Diagnosis]:
     for quad in store.quads_for_pattern(None, RDF_TYPE, ox.NamedNode(SAI + "Diagnosis"), reasoning.inferred_graph):
         node = quad.subject
         mode = _one(store, node, SAI + "mode")
+        kind = "mode"
+        if mode is None:
+            mode, kind = _one(store, node, SAI + "findingKind"), "finding"
+        if mode is None:
+            continue  # not a diagnosis the rules completed (an edited rule base can leave one half-made)
         component = _one(store, node, SAI + "concerns")
         severity = _one(store, node, SAI + "severity")
         score = _one(store, node, SAI + "severityScore")
         confidence = _one(store, node, SAI + "confidence")
         derivations = reasoning.derivations.get(ox.Triple(node, RDF_TYPE, ox.NamedNode(SAI + "Diagnosis")), [])
         found.append(Diagnosis(
-            iri=node.value, id=name(node.value), mode=mode.value.rsplit("#", 1)[-1], mode_label=label(mode.value),
+            iri=node.value, id=name(node.value), mode=mode.value.rsplit("#", 1)[-1], mode_label=label(mode.value), kind=kind,
             component=name(component.value), component_iri=component.value,
             severity=label(severity.value) if severity else "unknown",
             severity_score=float(score.value) if score else 0.0,

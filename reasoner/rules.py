@@ -124,7 +124,7 @@ def load_rule_base(directory: str | None = None) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"1"
+CACHE_VERSION = b"2"
 
 
 def _cache_dir() -> Path:
@@ -203,10 +203,14 @@ def _rule(graph: rdflib.Graph, node, files: list[Path]) -> Rule:
 
 
 def _subject_classes(patterns, target) -> dict:
+    """The class a rule fixes for each subject variable. A type pattern inside an OPTIONAL counts for a variable
+    that occurs only in optional patterns: wherever that variable is bound, the type pattern held."""
     classes = {rdflib.Variable("this"): str(target)}
+    outside_optional = {t for p in patterns if p.context != "optional" for t in (p.s, p.o)}
     for p in patterns:
-        if (str(p.p) == TYPE and p.context in ("required", "nested", "template") and isinstance(p.s, rdflib.Variable)
-                and isinstance(p.o, rdflib.URIRef)):
+        typed = (str(p.p) == TYPE and isinstance(p.s, rdflib.Variable) and isinstance(p.o, rdflib.URIRef))
+        if typed and (p.context in ("required", "nested", "template")
+                      or (p.context == "optional" and p.s not in outside_optional)):
             classes.setdefault(p.s, str(p.o))
     return classes
 

@@ -1,0 +1,322 @@
+"""The serving model against hand-computed values (a table of public model configs) and against a plain-Python
+re-implementation of its formulas (tests/serving_formulas.py) on every shipped example.
+
+Expected numbers are arithmetic on published figures — model configs (Hugging Face config.json), the catalog's
+datasheet figures read straight from the catalog file — never the rules' own output.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from functools import cache
+
+import pyoxigraph as ox
+import pytest
+from ruamel.yaml import YAML
+
+from sortai.reasoner import resources
+from sortai.reasoner.description import load_bytes, load_file
+from sortai.reasoner.engine import infer
+
+from .conftest import SCENARIOS
+from .serving_formulas import BYTES, Device, Model, Pool, all_reduce_gb
+
+SAI = resources.SAI
+
+
+@cache
+def catalog(entry: str) -> dict[str, float]:
+    """Numeric figures of a catalog entry, read from the catalog modules (not from anything the rules derive)."""
+    figures = {}
+    for t in resources.catalog_triples():
+        if t.subject.value == resources.CAT + entry and isinstance(t.object, ox.Literal):
+            try:
+                figures[t.predicate.value[len(SAI):]] = float(t.object.value)
+            except ValueError:
+                pass
+    return figures
+
+
+def whole_memory_gb(accelerator: str) -> float:
+    figures = catalog(accelerator)
+    if "reportedMemoryMiB" in figures:
+        return round(figures["reportedMemoryMiB"] * 1048576 / 1e9, 3)
+    return figures["hbmCapacityGB"]
+
+
+def device(accelerator: str, dtype: str = "bf16") -> Device:
+    f = catalog(accelerator)
+    tflops = f["denseFP8TFLOPS"] if dtype == "fp8" and "denseFP8TFLOPS" in f else f["denseBF16TFLOPS"]
+    return Device(whole_memory_gb(accelerator), f["memoryBandwidthGBps"], tflops)
+
+
+def describe(model: dict, *, accelerator="H100-SXM", per_node=8, count=1, pool: dict | None = None,
+             workload: dict | None = None, virtualization: dict | None = None) -> str:
+    node = {"id": "gpus", "cluster": "c1", "count": count, "accelerator": accelerator, "acceleratorsPerNode": per_node,
+            "nic": "IB-NDR", "nicsPerNode": 8}
+    if virtualization:
+        node["virtualization"] = virtualization
+    tree = {
+        "id": "case",
+        "environments": [{"id": "dc", "kind": "on-prem"}],
+        "clusters": [{"id": "c1", "environment": "dc", "fabric": "ib"}],
+        "fabrics": [{"id": "ib", "linkType": "IB-NDR", "oversubscription": 1}],
+        "nodes": [node],
+        "models": [{"id": "m", **model}],
+        "pools": [{"id": "p", "role": "colocated", "model": "m", "hostedOn": ["gpus"], **(pool or {})}],
+        "workloads": [{"id": "w", "servedBy": ["p"], "promptTokensP50": 1000, "promptTokensP99": 4000,
+                       "outputTokensP50": 200, "outputTokensP99": 800, **(workload or {})}],
+    }
+    buffer = io.StringIO()
+    YAML().dump(tree, buffer)
+    return buffer.getvalue()
+
+
+def derived(text: str, subject: str = "p") -> dict[str, float]:
+    description = load_bytes(text.encode(), "case.yaml")
+    reasoning = infer(description)
+    node = ox.NamedNode(description.base + subject)
+    values = {}
+    for q in reasoning.store.quads_for_pattern(node, None, None, reasoning.inferred_graph):
+        if isinstance(q.object, ox.Literal) and q.predicate.value.startswith(SAI):
+            try:
+                values[q.predicate.value[len(SAI):]] = float(q.object.value)
+            except ValueError:
+                values[q.predicate.value[len(SAI):]] = q.object.value
+    return values
+
+
+# Public configs (Hugging Face config.json): layers, KV heads, head dim, hidden size, query heads.
+LLAMA_8B = {"parametersB": 8.03, "layers": 32, "kvHeads": 8, "headDim": 128, "hiddenSize": 4096, "attentionHeads": 32,
+            "weightDtype": "bf16", "kvDtype": "bf16"}
+LLAMA_70B = {"parametersB": 70.6, "layers": 80, "kvHeads": 8, "headDim": 128, "hiddenSize": 8192, "attentionHeads": 64,
+             "weightDtype": "bf16", "kvDtype": "bf16"}
+LLAMA_405B = {"parametersB": 405, "layers": 126, "kvHeads": 8, "headDim": 128, "hiddenSize": 16384, "attentionHeads": 128,
+              "weightDtype": "bf16", "kvDtype": "bf16"}
+MIXTRAL = {"parametersB": 46.7, "activeParametersB": 12.9, "layers": 32, "kvHeads": 8, "headDim": 128, "hiddenSize": 4096,
+           "attentionHeads": 32, "experts": 8, "expertsPerToken": 2, "weightDtype": "bf16", "kvDtype": "bf16"}
+DEEPSEEK_V3 = {"parametersB": 671, "activeParametersB": 37, "layers": 61, "kvHeads": 128, "headDim": 128, "hiddenSize": 7168,
+               "attentionHeads": 128, "experts": 256, "expertsPerToken": 8, "attention": "mla", "kvLatentDim": 576,
+               "weightDtype": "fp8", "kvDtype": "bf16"}
+GPT_OSS_120B = {"parametersB": 116.8, "activeParametersB": 5.1, "layers": 36, "kvHeads": 8, "headDim": 64, "hiddenSize": 2880,
+                "attentionHeads": 64, "experts": 128, "expertsPerToken": 4, "weightDtype": "mxfp4", "kvDtype": "bf16"}
+QWEN_7B = {"parametersB": 7.62, "layers": 28, "kvHeads": 4, "headDim": 128, "hiddenSize": 3584, "attentionHeads": 28,
+           "weightDtype": "bf16", "kvDtype": "bf16"}
+
+
+def test_llama_8b_on_one_h100():
+    got = derived(describe(LLAMA_8B, pool={"tensorParallel": 1}))
+    bw = catalog("H100-SXM")["memoryBandwidthGBps"]
+    assert got["weightBytesPerDeviceGB"] == pytest.approx(8.03 * 2)
+    assert got["kvBytesPerTokenPerDevice"] == 2 * 32 * 8 * 128 * 2  # 131072 bytes
+    assert got["decodeStepFloorMs"] == pytest.approx(16.06 / bw * 1000, abs=0.001)
+    # 90 % of the device's memory, less the weights and the activation reserve (1 GB + 4 %), holds KV cache.
+    memory = whole_memory_gb("H100-SXM")
+    free = 0.9 * memory - 16.06 - (1 + 0.04 * memory)
+    assert got["kvCapacityGBPerDevice"] == pytest.approx(free, abs=0.001)
+    assert got["kvCapacityTokens"] == math.floor(free * 1e9 / 131072)
+
+
+def test_llama_8b_prefill_of_a_32k_prompt():
+    got = derived(describe(LLAMA_8B, pool={"tensorParallel": 1},
+                           workload={"promptTokensP50": 8000, "promptTokensP99": 32000}))
+    # 2 FLOPs per parameter and token, plus causal attention 2 × layers × n² × (32 heads × 128).
+    flop = 2 * 8.03e9 * 32000 + 2 * 32 * 32000 ** 2 * 4096
+    assert got["prefillTFLOPP99"] == pytest.approx(flop / 1e12, abs=0.01)
+    peak = catalog("H100-SXM")["denseBF16TFLOPS"]
+    assert got["prefillTimeP99Ms"] == pytest.approx(flop / (peak * 1e12 * 0.5) * 1000, abs=0.01)
+    assert got["prefillFloorP99Ms"] == pytest.approx(flop / (peak * 1e12) * 1000, abs=0.01)
+
+
+def test_llama_70b_tp8_shards_weights_and_kv_heads():
+    got = derived(describe(LLAMA_70B, pool={"tensorParallel": 8}))
+    assert got["weightBytesPerDeviceGB"] == pytest.approx(141.2 / 8, abs=0.001)
+    assert got["kvShards"] == 8
+    assert got["kvBytesPerTokenPerDevice"] == 2 * 80 * 8 * 128 * 2 / 8  # 40960
+    assert got["decodeStepFloorMs"] == pytest.approx(141.2 / 8 / catalog("H100-SXM")["memoryBandwidthGBps"] * 1000, abs=0.001)
+
+
+def test_llama_405b_tp16_keeps_one_kv_head_per_rank():
+    """TP 16 over 8 KV heads replicates the heads: each GPU holds a whole head, 1/8 of the cache, not 1/16."""
+    got = derived(describe(LLAMA_405B, count=2, pool={"tensorParallel": 16},
+                           workload={"promptTokensP50": 3000, "promptTokensP99": 16000}))
+    assert got["kvShards"] == 8
+    per_gpu = 2 * 126 * 8 * 128 * 2 * 16000 / 8 / 1e9
+    assert got["kvBytesPerSequenceGB"] == pytest.approx(per_gpu, abs=0.001)
+    assert per_gpu == pytest.approx(1.03, abs=0.01)
+
+
+def test_pipeline_parallelism_does_not_shorten_the_decode_floor():
+    got = derived(describe(LLAMA_70B, pool={"tensorParallel": 2, "pipelineParallel": 4}))
+    bw = catalog("H100-SXM")["memoryBandwidthGBps"]
+    assert got["weightBytesPerDeviceGB"] == pytest.approx(141.2 / 8, abs=0.001)
+    assert got["decodeStepFloorMs"] == pytest.approx(141.2 / 2 / bw * 1000, abs=0.001)  # ÷ TP, not ÷ (TP × PP)
+    assert got["kvBytesPerTokenPerDevice"] == 2 * 80 * 8 * 128 * 2 / (2 * 4)
+
+
+def test_mig_slice_gets_its_share_of_bandwidth():
+    """1g.10gb holds 1/8 of the A100's memory slices, so 1/8 of 2039 GB/s: an 8 GB model's floor is ~31 ms."""
+    model = {**LLAMA_8B, "weightDtype": "fp8"}
+    got = derived(describe(model, accelerator="A100-80GB-SXM", pool={"tensorParallel": 1},
+                           virtualization={"gpu": "mig", "migProfile": "1g.10gb"}), "gpus")
+    share = catalog("1g.10gb").get("migMemoryFraction", 10 / 80)
+    assert got["deviceBandwidthGBps"] == pytest.approx(2039 * share, abs=0.001)
+    assert got["deviceMemoryGB"] == 10
+    pool = derived(describe(model, accelerator="A100-80GB-SXM", pool={"tensorParallel": 1},
+                            virtualization={"gpu": "mig", "migProfile": "1g.10gb"}))
+    assert pool["decodeStepFloorMs"] == pytest.approx(8.03 / (2039 * share) * 1000, abs=0.01)
+    assert pool["decodeStepFloorMs"] == pytest.approx(31.5, abs=0.2)
+
+
+def test_mixtral_reads_its_active_experts():
+    got = derived(describe(MIXTRAL, pool={"tensorParallel": 2}))
+    expert = (46.7 - 12.9) / (8 - 2) * 2
+    shared = 12.9 * 2 - 2 * expert
+    assert got["weightBytesPerTokenGB"] == pytest.approx(shared / 2 + 2 * expert / 2, abs=0.001)  # = 12.9 GB
+    assert got["weightBytesPerDeviceGB"] == pytest.approx(46.7 * 2 / 2, abs=0.002)
+
+
+def test_deepseek_v3_mla_cache_is_one_latent_per_token_held_by_every_rank():
+    got = derived(describe(DEEPSEEK_V3, accelerator="H200-SXM", pool={"tensorParallel": 8}))
+    assert got["kvShards"] == 1
+    assert got["kvBytesPerTokenPerDevice"] == 61 * 576 * 2  # 70272 bytes: K and V share the latent
+    expert = (671 - 37) / (256 - 8) * 1
+    shared = 37 - 8 * expert
+    assert got["weightBytesPerTokenGB"] == pytest.approx(shared / 8 + 8 * expert / 8, abs=0.002)
+    assert got["decodeStepFloorMs"] == pytest.approx((shared / 8 + expert) / catalog("H200-SXM")["memoryBandwidthGBps"] * 1000,
+                                                     abs=0.002)
+
+
+def test_moe_batch_reads_the_experts_its_tokens_touch():
+    got = derived(describe(DEEPSEEK_V3, accelerator="H200-SXM", pool={"tensorParallel": 8, "maxBatchSize": 32},
+                           workload={"promptTokensP50": 500, "promptTokensP99": 1000, "outputTokensP50": 50,
+                                     "outputTokensP99": 100}))
+    assert got["capacityBatch"] == 32
+    assert got["expertsReadPerStepAtCapacity"] == pytest.approx(256 * (1 - (1 - 8 / 256) ** 32), abs=0.05)  # 163.3
+
+
+def test_gpt_oss_mxfp4_weights():
+    got = derived(describe(GPT_OSS_120B, pool={"tensorParallel": 1}))
+    assert got["weightBytesPerDeviceGB"] == pytest.approx(116.8 * 0.53125, abs=0.002)
+    assert got["kvBytesPerTokenPerDevice"] == 2 * 36 * 8 * 64 * 2
+
+
+def test_gqa_tp_above_kv_heads():
+    got = derived(describe(QWEN_7B, pool={"tensorParallel": 8}))
+    assert got["kvShards"] == 4
+    assert got["kvBytesPerTokenPerDevice"] == 2 * 28 * 4 * 128 * 2 / 4
+
+
+def test_tensor_parallel_over_two_hgx_nodes_crosses_the_scale_up_domain():
+    got = derived(describe(LLAMA_405B, count=2, pool={"tensorParallel": 16}))
+    assert got["scaleUpDomainAccelerators"] == 8
+    assert got["tensorParallelCrossesScaleUp"] == "true"
+    tokens = got["collectiveTokens"]
+    volume = all_reduce_gb(Model(405, 126, 8, 128, "bf16", "bf16", hidden=16384), 16, tokens)
+    nvlink = catalog("H100-SXM")["scaleUpBandwidthGBps"]
+    nic = catalog("IB-NDR")["bandwidthGBps"]  # 8 NICs for 8 GPUs: one NDR port each
+    assert got["tensorCollectiveMs"] == pytest.approx(volume / nvlink * 1000, abs=0.002)
+    assert got["tensorCrossingExtraMs"] == pytest.approx(volume / nic * 1000 - volume / nvlink * 1000, abs=0.003)
+
+
+def test_littles_law_design_batch_and_capacity():
+    model = Model(8.03, 32, 8, 128, "bf16", "bf16", hidden=4096, heads=32)
+    pool = Pool(model, device("H100-SXM"), tp=1, replicas=8, arrival_rps=40, prompt_p50=1000, prompt_p99=4000,
+                output_p50=200, output_p99=800, tpot_target_ms=40)
+    got = derived(describe(LLAMA_8B, pool={"tensorParallel": 1},
+                           workload={"arrivalRateRps": 40, "slo": {"tpotMs": 40}}))
+    assert got["modelReplicasPresent"] == 8
+    assert got["designDecodeBatch"] == pytest.approx(pool.design_batch(), rel=0.01)
+    assert got["predictedTPOTMs"] == pytest.approx(pool.predicted_tpot_ms(), rel=0.01)
+    assert got["replicaCapacityRps"] == pytest.approx(pool.replica_capacity_rps(), rel=0.01)
+    assert got["capacityHeadroom"] == pytest.approx(pool.headroom(), rel=0.01)
+    assert got["replicasNeeded"] == pool.replicas_needed()
+
+
+# --- every example, against the plain-Python formulas ------------------------------------------------------------
+
+
+def _yaml(path):
+    return YAML(typ="safe").load(path.read_text())
+
+
+def _device_of(nodes: list[dict], model: dict) -> Device:
+    """The pool's least capable device, from the catalog figures and the nodes' virtualization."""
+    memories, bandwidths, computes = [], [], []
+    for node in nodes:
+        f = catalog(node["accelerator"])
+        virt = node.get("virtualization", {})
+        whole = whole_memory_gb(node["accelerator"])
+        peak = f.get("denseBF16TFLOPS")
+        if model["weightDtype"] == "fp8" and "denseFP8TFLOPS" in f:
+            peak = f["denseFP8TFLOPS"]
+        if virt.get("gpu") == "mig":
+            profile = catalog(virt["migProfile"])
+            memory_share = profile.get("migMemoryFraction", profile["migMemoryGB"] / f["hbmCapacityGB"])
+            compute_share = profile.get("migComputeFraction", memory_share)
+            memories.append(profile["migMemoryGB"])
+        elif virt.get("gpu") in ("time-sliced-vgpu", "time-sliced", "mps") and virt.get("sharesPerGPU"):
+            memory_share = compute_share = 1 / virt["sharesPerGPU"]
+            memories.append(virt.get("framebufferGB", whole / virt["sharesPerGPU"]))
+        else:
+            memory_share = compute_share = 1
+            memories.append(whole)
+        bandwidths.append(f["memoryBandwidthGBps"] * memory_share)
+        if peak is not None:
+            computes.append(peak * compute_share)
+    return Device(min(memories), min(bandwidths), min(computes))
+
+
+def _pools(path):
+    tree = _yaml(path)
+    nodes = {n["id"]: n for n in tree.get("nodes", [])}
+    models = {m["id"]: m for m in tree.get("models", [])}
+    for pool in tree.get("pools", []):
+        m = models[pool["model"]]
+        model = Model(m["parametersB"], m["layers"], m.get("kvHeads"), m.get("headDim"), m["weightDtype"], m["kvDtype"],
+                      active_b=m.get("activeParametersB"), hidden=m.get("hiddenSize"), heads=m.get("attentionHeads"),
+                      experts=m.get("experts"), experts_per_token=m.get("expertsPerToken"), kv_latent=m.get("kvLatentDim"))
+        served = [w for w in tree.get("workloads", []) if pool["id"] in w.get("servedBy", [])]
+        if not served:
+            continue
+        yield pool["id"], Pool(
+            model, _device_of([nodes[n] for n in pool["hostedOn"]], m), role=pool["role"],
+            tp=pool.get("tensorParallel", 1), pp=pool.get("pipelineParallel", 1), ep=pool.get("expertParallel"),
+            prompt_p50=max(w["promptTokensP50"] for w in served), prompt_p99=max(w["promptTokensP99"] for w in served),
+            output_p50=max(w.get("outputTokensP50", 1) for w in served),
+            output_p99=max(w.get("outputTokensP99", 1) for w in served),
+            prefill_efficiency=pool.get("prefillEfficiency", 0.5), decode_efficiency=pool.get("decodeEfficiency", 0.8),
+            memory_utilization=pool.get("gpuMemoryUtilization", 0.9),
+            activation_reserve_gb=pool.get("activationReserveGB"), max_batch=pool.get("maxBatchSize", 256))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
+def test_rules_agree_with_the_plain_formulas_on_every_example(scenario):
+    description = load_file(scenario / "description.yaml")
+    reasoning = infer(description)
+    checked = 0
+    for pool_id, pool in _pools(scenario / "description.yaml"):
+        node = ox.NamedNode(description.base + pool_id)
+        got = {q.predicate.value[len(SAI):]: float(q.object.value)
+               for q in reasoning.store.quads_for_pattern(node, None, None, reasoning.inferred_graph)
+               if isinstance(q.object, ox.Literal) and q.object.datatype.value.endswith(("decimal", "integer"))}
+        assert got["weightBytesPerDeviceGB"] == pytest.approx(pool.weights_per_device_gb(), abs=0.002), pool_id
+        assert got["kvBytesPerTokenPerDevice"] == pytest.approx(pool.kv_per_token_per_device(), abs=0.1), pool_id
+        assert got["kvCapacityGBPerDevice"] == pytest.approx(pool.kv_capacity_gb(), abs=0.002), pool_id
+        if pool.role in ("prefill", "colocated"):
+            assert got["prefillTimeP99Ms"] == pytest.approx(pool.prefill_ms(pool.prompt_p99), rel=1e-3, abs=0.01), pool_id
+        if pool.role in ("decode", "colocated"):
+            assert got["decodeStepFloorMs"] == pytest.approx(pool.decode_floor_ms(), abs=0.002), pool_id
+            assert got["decodeKVMsPerSequence"] == pytest.approx(pool.kv_ms_per_sequence(), abs=1e-5), pool_id
+        checked += 1
+    assert checked, "no pool with a workload to check"
+
+
+def test_the_formulas_module_uses_the_ontology_byte_sizes():
+    for name, size in BYTES.items():
+        iri = {"fp32": "FP32", "bf16": "BF16", "fp16": "FP16", "fp8": "FP8", "int8": "INT8", "int4": "INT4",
+               "nvfp4": "NVFP4", "mxfp4": "MXFP4"}[name]
+        value = [t.object.value for t in resources.ontology_triples()
+                 if t.subject.value == SAI + iri and t.predicate.value == SAI + "bytesPerElement"]
+        assert float(value[0]) == size, name
