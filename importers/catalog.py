@@ -32,7 +32,8 @@ def _of_class(cls: str) -> dict[str, dict[str, list[ox.Term]]]:
 
 
 def _normal(name: str) -> str:
-    return re.sub(r"\s+", " ", name.strip()).lower()
+    """GPU feature discovery writes the NVML product name with '-' for spaces (NVIDIA-H100-80GB-HBM3)."""
+    return re.sub(r"[\s-]+", "-", name.strip()).lower()
 
 
 @cache

@@ -20,12 +20,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from sortai.reasoner.description import ORIGIN_COMMENT
 from sortai.reasoner.problems import Location, Problem
 
 SECTIONS = ("environments", "clusters", "racks", "nodes", "accelerators", "fabrics", "links", "models", "pools",
             "kvTransfers", "workloads", "tenants", "controlLoops", "migrations", "measurements")
-# The comment that carries a value's origin through a written description (read back by reasoner/description.py).
-ORIGIN_COMMENT = re.compile(r"^#\s*from (?P<file>\S.*):(?P<line>\d+)\s*$")
 
 
 def origin_comment(location: Location) -> str:
