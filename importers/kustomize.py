@@ -70,10 +70,12 @@ def _load(path: Path):
 
 
 def _walk(directory: Path, tree: Tree, seen: set) -> None:
-    directory = directory.resolve()
-    if directory in seen:
+    import os
+
+    if directory.resolve() in seen:
         return
-    seen.add(directory)
+    seen.add(directory.resolve())
+    directory = Path(os.path.normpath(directory))
     file = _kustomization_file(directory)
     tree.kustomizations.append(file)
     data = _load(file)

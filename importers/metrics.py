@@ -151,7 +151,11 @@ def parse(text: str, file: str, problems: list[Problem], window: str | None = No
 
 
 def _line(scrape: Scrape, sample) -> Location:
-    return Location(scrape.file, scrape.series_lines.get((sample.name, tuple(sorted(sample.labels.items())))))
+    line = scrape.series_lines.get((sample.name, tuple(sorted(sample.labels.items()))))
+    if line is None:  # the whole-text parse may name a sample differently (counter suffixes): match by labels
+        line = next((n for (name, labels), n in scrape.series_lines.items()
+                     if labels == tuple(sorted(sample.labels.items())) and sample.name.startswith(name)), None)
+    return Location(scrape.file, line)
 
 
 def _family(family, scrape: Scrape, problems, window, typed: bool) -> None:
@@ -181,6 +185,10 @@ def _family(family, scrape: Scrape, problems, window, typed: bool) -> None:
         if value is None:
             continue
         note = how
+        if family.type == "counter" and metric not in COUNT_METRICS:
+            scrape.unmapped.setdefault(f"{name} (a counter: {metric} needs its rate, from two scrapes or "
+                                       "--prometheus)", _line(scrape, sample))
+            continue
         if family.type == "counter":
             note += "; a counter, cumulative since the process started (no rate without two scrapes)"
         scrape.observations.append(Observation(metric, value, unit, dict(sample.labels), _line(scrape, sample), name,

@@ -386,7 +386,6 @@ def _virtualization(gpus: list[Gpu], node: Element, fragment: Fragment) -> None:
         if "vm-passthrough" in virt:
             node.note("virtualization", "nvidia-smi -q also says 'Virtualization Mode: Pass-Through': the GPU is "
                                         "passed through into a VM and partitioned with MIG; the block names mig")
-            node.set("virtualization.hypervisor", "unknown (pass-through VM)", virt_where)
     elif virt:
         regime = sorted(virt)[0]
         node.set("virtualization.gpu", regime, virt_where, f"nvidia-smi -q Virtualization Mode → {regime}")
