@@ -37,9 +37,9 @@ def merge(imports: list[Fragment], overlays: list[Fragment] = ()) -> Fragment:
     result = Fragment()
     for fragment in imports:
         _combine(result, fragment)
-    bind(result)
     for overlay in overlays:
         apply_overlay(result, overlay)
+    bind(result)
     _final_checks(result)
     return result
 
@@ -93,6 +93,9 @@ def _merge_element(into: Element, other: Element, result: Fragment, overlay: boo
 def _merge_key(into: Element, other: Element, key: str, value, result: Fragment, overlay: bool) -> None:
     current = into.get(key)
     where = other.origins.get(key) or other.origin
+    if key == "acceleratorsPerNode" and other.meta.get("kind") == "metrics" and current is not None \
+            and value <= current:
+        return  # an exporter only shows the GPUs it scraped: a lower bound, not a count
     if current is None:
         into.set(key, value, where)
         return
@@ -194,8 +197,10 @@ def _bind_nodes(fragment: Fragment) -> None:
             placeholder.meta.pop("accelerator_missing", None)
 
 
-def _pod_matches(pool: Element, pod: str) -> bool:
-    return any(pod == alias or pod.startswith(f"{alias}-") for alias in pool.meta.get("aliases", ()))
+def _pod_match(pool: Element, pod: str) -> int:
+    """Length of the longest workload name of `pool` that the pod name is (or starts with, plus '-'); 0 if none."""
+    return max((len(alias) for alias in pool.meta.get("aliases", ()) if alias and
+                (pod == alias or pod.startswith(f"{alias}-"))), default=0)
 
 
 def _bind_measurements(fragment: Fragment) -> None:
@@ -208,7 +213,9 @@ def _bind_measurements(fragment: Fragment) -> None:
         found, how = None, None
         pod = labels.get("pod") or labels.get("exported_pod")
         if pod:
-            matches = [p for p in pools if _pod_matches(p, pod)]
+            scores = {p.id: _pod_match(p, pod) for p in pools}
+            best = max(scores.values(), default=0)
+            matches = [p for p in pools if best and scores[p.id] == best]
             if len(matches) == 1:
                 found, how = matches[0], f"label pod={pod}"
         if found is None:
@@ -433,4 +440,3 @@ def apply_overlay(result: Fragment, overlay: Fragment) -> None:
                 result.sections.setdefault(section, {})[element.id] = element
     result.top.update(overlay.top)
     result.sources.extend(s for s in overlay.sources if s not in result.sources)
-    bind(result)
