@@ -161,6 +161,10 @@ def _line(scrape: Scrape, sample) -> Location:
 def _family(family, scrape: Scrape, problems, window, typed: bool) -> None:
     mapped = metric_for(family.name)
     name = family.name
+    for sample in family.samples:
+        if not sample.labels:
+            problems.append(Problem(f"{sample.name} has no labels: it cannot be attributed to a GPU or an engine, "
+                                    "ignored", _line(scrape, sample), severity="info", code="unlabelled"))
     if mapped is None and family.type == "unknown" and not typed:
         for suffix in ("_bucket", "_count", "_sum"):
             if name.endswith(suffix) and metric_for(name[: -len(suffix)]):
@@ -172,11 +176,6 @@ def _family(family, scrape: Scrape, problems, window, typed: bool) -> None:
         return
     metric, why = mapped
     labelled = [s for s in family.samples if s.labels and set(s.labels) - {"le"}]
-    unlabelled = [s for s in family.samples if s not in labelled]
-    for sample in unlabelled:
-        if family.type != "histogram":
-            problems.append(Problem(f"{sample.name} has no labels: it cannot be attributed to a GPU or an engine, "
-                                    "ignored", _line(scrape, sample), severity="info", code="unlabelled"))
     if family.type == "histogram":
         _histogram(family, metric, why, scrape, problems, window)
         return
