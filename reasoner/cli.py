@@ -32,11 +32,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 FILE_ARG = typer.Argument(..., help="Description file (.yaml, .yml, .json, .jsonld, .ttl, .nt).")
 INPUT_FORMAT = typer.Option(None, "--input-format", help="Override the format told by the file suffix.")
+
+
+from sortai.importers.cli import app as _import_app  # noqa: E402
+
+app.add_typer(_import_app, name="import")
 
 
 @app.callback()
@@ -94,11 +99,11 @@ def _load(file: Path, input_format: str | None) -> Description:
         raise typer.Exit(EXIT_INPUT) from None
 
 
-def _load_valid(file: Path, input_format: str | None) -> Description:
+def _load_valid(file: Path, input_format: str | None, overlays: list[Path] | None = None) -> Description:
     """Load and validate; an invalid description stops here with the validator's report."""
     from .validation import validate as run_validation
 
-    description = _load(file, input_format)
+    description = _load(file, input_format) if not (overlays or file.is_dir()) else _import(file, overlays or [])
     report = run_validation(description)
     if not report.conforms:
         _print_problems(report.problems)
@@ -106,6 +111,17 @@ def _load_valid(file: Path, input_format: str | None) -> Description:
                   "nothing was reasoned over.", markup=False)
         raise typer.Exit(EXIT_INVALID)
     return description
+
+
+def _import(file: Path, overlays: list[Path]) -> Description:
+    """Artefacts (manifests, nvidia-smi, metrics) plus hand-written overlays, imported in memory."""
+    from sortai.importers.cli import description_from
+
+    try:
+        return description_from([file], overlays)
+    except InputError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(EXIT_INPUT) from None
 
 
 def _reason(description: Description):
@@ -156,13 +172,15 @@ def diagnose(
     format: DiagnoseFormat = typer.Option(DiagnoseFormat.text, "--format", "-f", help="Output format."),
     fail_on: Level = typer.Option(None, "--fail-on", help="Exit 1 if a diagnosis is at or above this level."),
     input_format: str = INPUT_FORMAT,
+    overlay: list[Path] = typer.Option(None, "--overlay", help="With artefacts (a directory of manifests, nvidia-smi, "
+                                       "metrics): hand-written YAML merged on top (SLOs, workloads); repeatable."),
 ) -> None:
     """Validate, reason to a fixpoint, and list the instability diagnoses ranked by severity."""
     from . import report
     from .diagnoses import diagnoses as read_diagnoses
     from .diagnoses import severity_rank
 
-    description = _load_valid(file, input_format)
+    description = _load_valid(file, input_format, overlay)
     reasoning = _reason(description)
     found = read_diagnoses(reasoning)
     if format is DiagnoseFormat.json:

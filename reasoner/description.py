@@ -42,6 +42,8 @@ DECLARES = resources.SAI + "declares"
 DEPLOYMENT = resources.SAI + "Deployment"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~/-]*$")
 MAX_BYTES = 256 * 1024 * 1024
+# `sortai import` ends each line it wrote with the artefact line the value came from; explanations cite it.
+ORIGIN_COMMENT = re.compile(r"^#\s*from (?P<file>\S.*):(?P<line>\d+)\s*$")
 
 
 @dataclass
@@ -59,6 +61,8 @@ class Description:
     problems: list[Problem] = field(default_factory=list)
     # Facts filled in from a named catalog entry (instance type, published model): triple → the entry's IRI.
     filled_from: dict[ox.Triple, str] = field(default_factory=dict)
+    # Where an imported value was read (manifest, capture, metrics file): (element IRI, predicate or None) → line.
+    origins: dict[tuple[str, str | None], Location] = field(default_factory=dict)
 
     def element_name(self, iri: str) -> str:
         """How the user wrote an element: its id relative to the description, else the IRI."""
@@ -174,6 +178,7 @@ class _TreeReader:
         self.key_locations: dict[tuple[str, str], Location] = {}
         self.ids: dict[str, Location] = {}
         self.catalog = catalog_names()
+        self.origins: dict[tuple[str, str | None], Location] = {}
 
     def loc(self, node, key=None, index=None) -> Location:
         try:
@@ -206,6 +211,7 @@ class _TreeReader:
                              code="unknown-key")
                 continue
             if key == "id":
+                self.origin(node, key, iri, None)
                 continue
             if key == "type":
                 out["type"] = self.scalar(value, element_id, key, key_loc)
@@ -218,8 +224,16 @@ class _TreeReader:
                              code="unknown-key")
                 continue
             self.key_locations[(iri, term.iri)] = key_loc
+            self.origin(node, key, iri, term.iri)
             out[key] = self.value(value, term, element_id, key, key_loc, node)
         return out
+
+    def origin(self, node: CommentedMap, key, iri: str, predicate: str | None) -> None:
+        """A `# from FILE:LINE` comment at the end of the key's line (written by `sortai import`)."""
+        token = (node.ca.items.get(key) or [None, None, None])[2]
+        match = ORIGIN_COMMENT.match(token.value.split("\n", 1)[0].strip()) if token is not None else None
+        if match:
+            self.origins[(iri, predicate)] = Location(match.group("file"), int(match.group("line")))
 
     def value(self, value, term, element_id, key, key_loc, parent):
         if isinstance(value, CommentedSeq):
@@ -332,8 +346,9 @@ def _load_tree(text: str, source: str, fmt: str, stem: str) -> Description:
     document["@id"] = deployment
     document["@type"] = DEPLOYMENT
     triples = _jsonld_to_triples({"@context": resources.context(), **document}, source, base)
+    origins = {((deployment if iri == base else iri), p): where for (iri, p), where in reader.origins.items()}
     return _finish(Description(name, source, fmt, base, deployment, triples, reader.element_locations,
-                               reader.key_locations, reader.problems))
+                               reader.key_locations, reader.problems, origins=origins))
 
 
 def _check_top_level_ids(tree: CommentedMap, reader: _TreeReader) -> None:

@@ -49,7 +49,7 @@ def _catalog_facts() -> dict[str, dict[str, ox.Term]]:
 def published_models() -> dict[str, str]:
     """Catalog entry IRI of every published model, by its hub id."""
     return {facts[HUB_ID].value: iri for iri, facts in _catalog_facts().items()
-            if HUB_ID in facts and facts.get(RDF_TYPE, ox.NamedNode("x")).value == SAI + "PublishedModel"}
+            if HUB_ID in facts and getattr(facts.get(RDF_TYPE), "value", None) == SAI + "PublishedModel"}
 
 
 def expand(description) -> None:

@@ -93,6 +93,7 @@ class Explainer:
             where = self.description.location_of(triple.subject.value, triple.predicate.value)
             if where and where.line:
                 source["file"], source["line"] = self.description.source, where.line
+            self._imported(triple, source, named_by=(resources.SAI + "instanceType", resources.SAI + "hubId"))
             return "catalog", source
         if self.reasoning.asserted_graph in graphs:
             where = self.description.location_of(triple.subject.value, triple.predicate.value)
@@ -100,12 +101,27 @@ class Explainer:
             if where and where.line:
                 source["line"] = where.line
             source["element"] = self.description.element_name(triple.subject.value)
+            self._imported(triple, source)
             return "asserted", source
         if CATALOG_GRAPH in graphs:
             return "catalog", {"entry": self.term(triple.subject), "source": source_of(triple.subject.value)}
         if ONTOLOGY_GRAPH in graphs:
             return "ontology", {"term": self.term(triple.subject), "source": source_of(triple.subject.value)}
         return "unknown", None
+
+    def _imported(self, triple: ox.Triple, source: dict, named_by: tuple = ()) -> None:
+        """The artefact line an imported fact was read from (`# from FILE:LINE` in the description); for a fact
+        filled in from a catalog entry, the line of the key that named the entry."""
+        origins = self.description.origins
+        subject = triple.subject.value
+        owner = subject.rsplit("/", 1)[0] if subject.endswith("/virtualization") else subject
+        where = next((origins[(owner, p)] for p in named_by if (owner, p) in origins), None)
+        where = where or origins.get((subject, triple.predicate.value)) or origins.get((subject, None))
+        if where is None and "/" in subject[len(self.description.base):]:  # a block: its owner's key
+            owner, _, key = subject.rpartition("/")
+            where = origins.get((owner, self.vocab.terms[key].iri)) if key in self.vocab.terms else None
+        if where is not None:
+            source["imported from"] = f"{where.file}:{where.line}"
 
     # --- the tree ---------------------------------------------------------------------------------------
 
