@@ -73,26 +73,70 @@ def _open_snapshot(path: str) -> tuple[ox.Store, list[ox.NamedNode]]:
     return _snapshot[1], _snapshot[2]
 
 
-def sparql(snapshot: str, query: str, form: str, fmt: str, max_bytes: int, has_dataset: bool,
-           default_graph_uris: list[str], named_graph_uris: list[str]) -> bytes:
-    """Evaluate a query that the parent already checked (read-only, no SERVICE) and serialize its results.
+def _is_iri(text: str) -> bool:
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\x00-\x20]*$", text))
+
+
+def _public(iris) -> list[ox.NamedNode]:
+    """The graphs a query may see: never a system graph, whichever dataset clause names it."""
+    return [ox.NamedNode(i) for i in iris if not i.startswith(SYSTEM_PREFIX)]
+
+
+def sparql(snapshot: str, max_bytes: int, accept: str | None, format: str | None = None,
+           query: str | None = None, form: bytes | None = None, default_graph_uris: tuple = (),
+           named_graph_uris: tuple = ()) -> dict:
+    """Everything a SPARQL request needs past reading its bytes: the form decoded, the query parsed and checked
+    (read-only, no SERVICE), the format negotiated, the dataset fixed, the query evaluated and serialized.
 
     The default graph is the union of all public graphs (descriptions asserted + inferred, ontology, catalog);
-    `default-graph-uri` / `named-graph-uri` narrow it as the SPARQL 1.1 Protocol says; a query's own
-    FROM / FROM NAMED are honoured when the request does not set them.
+    `default-graph-uri` / `named-graph-uri` narrow it as the SPARQL 1.1 Protocol says, else the query's own
+    FROM / FROM NAMED do. The dataset is always passed to Oxigraph explicitly, with system graphs removed.
     """
-    store, visible = _open_snapshot(snapshot)
-    options: dict = {}
-    if default_graph_uris or named_graph_uris:
-        options["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris] or ox.DefaultGraph()
-        options["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
-    elif not has_dataset:
-        options["default_graph"] = visible or ox.DefaultGraph()
-        options["named_graphs"] = visible
+    from urllib.parse import parse_qs
+
+    from sortai.reasoner.sparql import QueryRefused, inspect
+
+    from .negotiation import GRAPH_MEDIA, RESULT_MEDIA, pick
+
+    default_graph_uris, named_graph_uris = list(default_graph_uris), list(named_graph_uris)
+    if form is not None:
+        try:
+            fields = parse_qs(form.decode("utf-8"), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            raise JobRefused("bad-request", "the form is not UTF-8 URL-encoded") from None
+        if fields.get("update"):
+            raise JobRefused("update-refused", "SPARQL Update is refused: this endpoint is read-only")
+        query = fields.get("query", [None])[-1]
+        default_graph_uris += fields.get("default-graph-uri", [])
+        named_graph_uris += fields.get("named-graph-uri", [])
+        format = format or fields.get("format", [None])[-1]
+    if not query or not query.strip():
+        raise JobRefused("missing-query", "give a SPARQL query: ?query=… (GET), a form field query=… or an "
+                         "application/sparql-query body (POST)")
     try:
-        results = store.query(query, **options)
+        info = inspect(query)
+    except QueryRefused as exc:
+        raise JobRefused(exc.problem.code, exc.problem.render().removeprefix("violation: ")) from None
+    offers = RESULT_MEDIA if info.form in ("SELECT", "ASK") else GRAPH_MEDIA
+    chosen = pick(accept, format, offers)
+    if chosen is None:
+        raise JobRefused("not-acceptable", f"{info.form} results are available as "
+                         + ", ".join(m[0] for m in offers.values()))
+    fmt, media = chosen
+    for uri in default_graph_uris + named_graph_uris:
+        if not _is_iri(uri):
+            raise JobRefused("bad-graph-uri", f"'{uri}' is not an absolute IRI")
+    store, visible = _open_snapshot(snapshot)
+    if default_graph_uris or named_graph_uris:
+        default, named = _public(default_graph_uris), _public(named_graph_uris)
+    elif info.has_dataset:
+        default, named = _public(info.default_graphs), _public(info.named_graphs)
+    else:
+        default, named = visible, visible
+    try:
+        results = store.query(query, default_graph=default, named_graphs=named)
         out = _LimitedBuffer(max_bytes)
-        if form in ("SELECT", "ASK"):
+        if info.form in ("SELECT", "ASK"):
             results.serialize(out, format=RESULT_FORMATS[fmt])
         else:
             ox.serialize(results, out, format=GRAPH_FORMATS[fmt], prefixes=_PREFIXES if fmt == "ttl" else None)
@@ -104,7 +148,26 @@ def sparql(snapshot: str, query: str, form: str, fmt: str, max_bytes: int, has_d
         raise JobRefused("bad-query", f"not a SPARQL 1.1 query: {exc}") from None
     except (ValueError, OSError, TypeError) as exc:
         raise JobRefused("query-failed", f"the query could not be evaluated: {exc}") from None
-    return out.value()
+    body = out.value()
+    return {"form": info.form, "format": fmt, "media": media, "body": body, "etag": _etag(body)}
+
+
+def graph(snapshot: str, iri: str, fmt: str, max_bytes: int) -> dict:
+    """One named graph of a snapshot, serialized (for GET /descriptions/{id}/graph)."""
+    store, _ = _open_snapshot(snapshot)
+    out = _LimitedBuffer(max_bytes)
+    try:
+        ox.serialize((q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(iri))), out, format=GRAPH_FORMATS[fmt],
+                     prefixes=_PREFIXES if fmt in ("ttl", "rdfxml") else None)
+    except _TooLarge:
+        raise JobRefused("result-too-large", f"the graph is larger than the limit of {max_bytes} bytes; query "
+                         "parts of it with SPARQL") from None
+    body = out.value()
+    return {"body": body, "etag": _etag(body)}
+
+
+def _etag(body: bytes) -> str:
+    return 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
 _PREFIXES = {

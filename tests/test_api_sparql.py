@@ -176,9 +176,10 @@ def test_sparqlwrapper_update_is_refused(server):
 
 
 def test_bad_requests(server):
-    assert_json_error(httpx.get(server.url + "/sparql"), 400, "missing-query")
+    assert_json_error(httpx.post(server.url + "/sparql", data={"format": "json"}), 400, "missing-query")
     assert_json_error(httpx.get(server.url + "/sparql", params={"query": "SELECT WHERE {"}), 400, "bad-query")
-    assert_json_error(httpx.get(server.url + "/sparql", params={"query": GRAPHS}, headers={"Accept": "image/png"}),
+    refused = {"Accept": "application/*;q=0, text/*;q=0"}  # every format excluded with q=0
+    assert_json_error(httpx.get(server.url + "/sparql", params={"query": GRAPHS}, headers=refused),
                       406, "not-acceptable")
     assert_json_error(httpx.post(server.url + "/sparql", content=b"x", headers={"Content-Type": "image/png"}), 415)
     assert_json_error(httpx.get(server.url + "/sparql", params={"query": GRAPHS, "default-graph-uri": "not an iri"}),
