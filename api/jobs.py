@@ -157,8 +157,8 @@ def graph(snapshot: str, iri: str, fmt: str, max_bytes: int) -> dict:
     store, _ = _open_snapshot(snapshot)
     out = _LimitedBuffer(max_bytes)
     try:
-        ox.serialize((q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(iri))), out, format=GRAPH_FORMATS[fmt],
-                     prefixes=_PREFIXES if fmt in ("ttl", "rdfxml") else None)
+        triples = (q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(iri)))
+        ox.serialize(triples, out, format=GRAPH_FORMATS[fmt], prefixes=_PREFIXES if fmt in ("ttl", "rdfxml") else None)
     except _TooLarge:
         raise JobRefused("result-too-large", f"the graph is larger than the limit of {max_bytes} bytes; query "
                          "parts of it with SPARQL") from None
@@ -185,48 +185,11 @@ _PREFIXES = {
 
 # --- uploads --------------------------------------------------------------------------------------------
 
-_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-def refuse_xml_declarations(data: bytes) -> None:
-    """RDF/XML: refuse any DTD or entity declaration before an XML parser sees the document.
-
-    pyoxigraph's RDF/XML parser expands internal entities (a billion-laughs document becomes gigabytes)
-    so DOCTYPE is refused outright; defusedxml then checks the document without resolving anything.
-    """
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import ParseError, fromstring
-
-    if _DECLARATION.search(data) or _DECLARATION.search(data.replace(b"\x00", b"")):
-        raise JobRefused("xml-declaration-refused",
-                         "RDF/XML with a DOCTYPE or ENTITY declaration is refused (entities are never expanded "
-                         "or resolved); remove the declaration")
-    try:
-        fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise JobRefused("xml-declaration-refused", f"RDF/XML refused: {exc}") from None
-    except ParseError as exc:
-        raise JobRefused("syntax", f"RDF/XML syntax error: {exc}",
-                         [{"message": f"RDF/XML syntax error: {exc}", "code": "syntax"}]) from None
-
-
-def _rdfxml_to_ntriples(data: bytes, source: str) -> bytes:
-    refuse_xml_declarations(data)
-    try:
-        triples = list(ox.parse(data, format=ox.RdfFormat.RDF_XML, base_iri="https://w3id.org/sortai/data/"))
-    except SyntaxError as exc:
-        raise JobRefused("syntax", f"RDF/XML syntax error: {exc}",
-                         [{"message": f"RDF/XML syntax error: {exc}", "code": "syntax",
-                           "location": {"file": source}}]) from None
-    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
-
 
 def _load(data: bytes, source: str, fmt: str, name: str | None):
     from sortai.reasoner.description import load_bytes
     from sortai.reasoner.problems import InputError
 
-    if fmt == "rdfxml":
-        data, fmt = _rdfxml_to_ntriples(data, source), "ntriples"
     try:
         return load_bytes(data, source, fmt, name)
     except InputError as exc:
