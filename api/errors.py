@@ -67,6 +67,16 @@ COMMON_ERRORS = error_doc(404, 422, 500)
 WRITE_ERRORS = error_doc(400, 401, 403, 404, 408, 409, 413, 415, 422, 500, 503)
 
 
+def _flatten(routes):
+    """Routes, with those of included routers (FastAPI wraps them; their prefix is empty here) listed too."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _flatten(inner.routes)
+        else:
+            yield route
+
+
 def install(app: FastAPI) -> None:
     from .repository import StoreError
 
@@ -89,7 +99,7 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
             allowed = set()
-            for route in app.router.routes:
+            for route in _flatten(app.router.routes):
                 if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
                     allowed |= set(route.methods)
             if "GET" in allowed:

@@ -58,15 +58,18 @@ def choose(header: str | None, offers: dict[str, list[str]]) -> tuple[str, str] 
     if not ranges:
         ranges = [("*", "*", {"q": "1"})]
     best, refused = None, set()
-    order = 0
     for name, medias in offers.items():
-        for media in medias:
-            order += 1
-            q, fitness = mimeparse.quality_and_fitness_parsed(media, ranges)
-            if fitness >= 0 and q <= 0:
-                refused.add(name)
-            if q > 0 and (best is None or q > best[0]):
-                best = (q, name)
+        # A format's q is that of its most specifically matched media type: `application/sparql-results+json;q=0,
+        # */*` refuses JSON even though its alias application/json matches `*/*`.
+        matches = [mimeparse.quality_and_fitness_parsed(media, ranges) for media in medias]
+        fitness = max(f for _, f in matches)
+        if fitness < 0:
+            continue
+        q = max(q for q, f in matches if f == fitness)
+        if q <= 0:
+            refused.add(name)
+        elif best is None or q > best[0]:
+            best = (q, name)
     if best is not None:
         return best[1], offers[best[1]][0]
     for name in offers:  # nothing listed is available: the default, unless the client said "not this"
