@@ -23,10 +23,14 @@ import time
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 FD_RESERVE = 128  # descriptors kept free for the store, worker pipes, snapshots and logs
+# asyncio accepts up to `backlog` sockets per loop iteration before any of them reaches connection_made (where
+# the cap acts), so the cap also leaves room for two such bursts.
+BACKLOG = 128
 
 
 def default_max_connections() -> int:
-    """Raise the soft open-file limit to the hard one (as Go and nginx do), and stay below it."""
+    """Raise the soft open-file limit to the hard one (as Go and nginx do), and stay below it with a margin for
+    the store's files and two accept bursts."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > soft:
         target = 65536 if hard == resource.RLIM_INFINITY else hard
@@ -35,7 +39,7 @@ def default_max_connections() -> int:
             soft = target
         except (ValueError, OSError):
             pass
-    return max(16, min(10_000, soft - FD_RESERVE))
+    return max(16, min(10_000, soft - FD_RESERVE - 2 * BACKLOG))
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -47,16 +51,15 @@ class GuardedH11Protocol(H11Protocol):
         self.opened_at = time.monotonic()
         self._head_deadline: asyncio.TimerHandle | None = None
         self._arm_head_deadline()
-        if len(self.connections) > self.max_connections:
-            self._make_room()
+        if len(self.connections) <= self.max_connections:
+            return
+        open_ = [c for c in self.connections if isinstance(c, GuardedH11Protocol) and not c.transport.is_closing()]
+        if len(open_) > self.max_connections:  # closed ones stay in the set until their connection_lost
+            idle = [c for c in open_ if c is not self and c._idle()]
+            min(idle, key=lambda c: c.opened_at, default=self)._close()
 
     def _idle(self) -> bool:
         return self.cycle is None or self.cycle.response_complete
-
-    def _make_room(self) -> None:
-        idle = [c for c in self.connections if c is not self and isinstance(c, GuardedH11Protocol) and c._idle()]
-        victim = min(idle, key=lambda c: c.opened_at, default=self)
-        victim._close()
 
     def _arm_head_deadline(self) -> None:
         if self._head_deadline is not None:

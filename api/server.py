@@ -115,7 +115,7 @@ def run_server(host: str, port: int, data_dir: Path, allow_open_writes: bool, to
     any setting out of its range."""
     import uvicorn
 
-    from .connections import default_max_connections, protocol
+    from .connections import BACKLOG, default_max_connections, protocol
 
     token = read_token(token_file)
     if token is None and not allow_open_writes:
@@ -136,7 +136,7 @@ def run_server(host: str, port: int, data_dir: Path, allow_open_writes: bool, to
     app = create_app(settings)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level, http=protocol(settings.idle_timeout,
                                                                                         max_connections),
-                timeout_keep_alive=max(1, int(settings.idle_timeout)), backlog=2048,
+                timeout_keep_alive=max(1, int(settings.idle_timeout)), backlog=BACKLOG,
                 timeout_graceful_shutdown=10, server_header=False, proxy_headers=False)
 
 
