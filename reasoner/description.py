@@ -24,6 +24,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from . import resources
+from .expansion import expand
 from .problems import InputError, Location, Problem
 from .vocabulary import RDF_TYPE, did_you_mean, vocabulary
 
@@ -58,6 +59,8 @@ class Description:
     element_locations: dict[str, Location] = field(default_factory=dict)
     key_locations: dict[tuple[str, str], Location] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Facts filled in from a named catalog entry (instance type, published model): triple → the entry's IRI.
+    filled_from: dict[ox.Triple, str] = field(default_factory=dict)
 
     def element_name(self, iri: str) -> str:
         """How the user wrote an element: its id relative to the description, else the IRI."""
@@ -472,6 +475,7 @@ def _finish(description: Description) -> Description:
             extra.append(ox.Triple(t.object, ox.NamedNode(RDF_TYPE), ox.NamedNode(cls)))
     description.triples.extend(extra)
     _check_terms(description)
+    expand(description)
     return description
 
 
