@@ -178,7 +178,7 @@ class Repository:
 
         ontology = resources.ontology_triples()
         catalog = resources.catalog_triples()
-        files = (*resources.ONTOLOGY_MODULES, resources.CATALOG_MODULE)  # the files, not the triples: blank
+        files = (*resources.ONTOLOGY_MODULES, *resources.CATALOG_MODULES)  # the files, not the triples: blank
         digest = hashlib.sha256(b"".join(  # node labels differ at every parse
             name.encode() + b"\0" + (resources.ontology_dir() / name).read_bytes() for name in files)).hexdigest()
         known = [q.object.value for q in self.store.quads_for_pattern(CURRENT, P_ONTOLOGY_DIGEST, None, CURRENT)]

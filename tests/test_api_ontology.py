@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_api_support import Server  # noqa: E402
 
 TOP = resources.ONTOLOGY_IRI
-MODULES = ("framework", "infrastructure", "domains", "reasoning", "catalog")
+MODULES = tuple(name.removeprefix("sortai-").removesuffix(".ttl")
+                for name in (*resources.ONTOLOGY_MODULES, *resources.CATALOG_MODULES) if name != "sortai.ttl")
 OWLAPI_JARS = Path("/usr/share/java")
 FORMATS = {".ttl": ("text/turtle", "turtle"), ".owl": ("application/rdf+xml", "xml"),
            ".rdf": ("application/rdf+xml", "xml"), ".nt": ("application/n-triples", "nt"),
@@ -68,7 +69,7 @@ def test_merged_document_keeps_the_top_ontology_and_includes_the_catalog(server)
     h100 = rdflib.URIRef(resources.CAT + "H100-SXM")
     assert (h100, None, None) in catalog and set(catalog.predicate_objects(h100)) <= set(merged.predicate_objects(h100))
     modules = rdflib.Graph()
-    for name in (*resources.ONTOLOGY_MODULES, resources.CATALOG_MODULE):
+    for name in (*resources.ONTOLOGY_MODULES, *resources.CATALOG_MODULES):
         modules.parse(resources.ontology_dir() / name, format="turtle")
     headers = {s for s in modules.subjects(RDF.type, OWL.Ontology) if str(s) != TOP}
     expected = [t for t in modules if t[0] not in headers and t[1] != OWL.imports]

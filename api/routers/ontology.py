@@ -64,7 +64,7 @@ def documents() -> dict[str, Document]:
 
     top = resources.ONTOLOGY_IRI
     out: dict[str, Document] = {}
-    for file in (*resources.ONTOLOGY_MODULES, resources.CATALOG_MODULE):
+    for file in (*resources.ONTOLOGY_MODULES, *resources.CATALOG_MODULES):
         iri, version = _header(resources.ontology_dir() / file)
         merged = iri == top
         document = Document("" if merged else iri.removeprefix(top + "/"), iri, None if merged else file)
