@@ -6,7 +6,6 @@ are raised as :class:`~sortai.api.workers.JobRefused`; anything else is a bug an
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import re
@@ -139,7 +138,7 @@ def sparql(snapshot: str, max_bytes: int, accept: str | None, format: str | None
         if info.form in ("SELECT", "ASK"):
             results.serialize(out, format=RESULT_FORMATS[fmt])
         else:
-            ox.serialize(results, out, format=GRAPH_FORMATS[fmt], prefixes=_PREFIXES if fmt == "ttl" else None)
+            ox.serialize(results, out, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES if fmt == "ttl" else None)
     except _TooLarge:
         raise JobRefused("result-too-large",
                          f"the result is larger than the limit of {max_bytes} bytes; add LIMIT or narrow the query"
@@ -158,7 +157,7 @@ def graph(snapshot: str, iri: str, fmt: str, max_bytes: int) -> dict:
     out = _LimitedBuffer(max_bytes)
     try:
         triples = (q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(iri)))
-        ox.serialize(triples, out, format=GRAPH_FORMATS[fmt], prefixes=_PREFIXES if fmt in ("ttl", "rdfxml") else None)
+        ox.serialize(triples, out, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES if fmt in ("ttl", "rdfxml") else None)
     except _TooLarge:
         raise JobRefused("result-too-large", f"the graph is larger than the limit of {max_bytes} bytes; query "
                          "parts of it with SPARQL") from None
@@ -170,7 +169,7 @@ def _etag(body: bytes) -> str:
     return 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
-_PREFIXES = {
+PREFIXES = {
     "sai": "https://w3id.org/sortai/ontology#",
     "cat": "https://w3id.org/sortai/catalog/",
     "aid": "https://w3id.org/sortai/domain/",
@@ -277,7 +276,3 @@ def explain(data: bytes, source: str, fmt: str, name: str | None, diagnosis: str
         "ttl": reports.explanation_turtle(reasoning, found[0]),
         "dot": reports.explanation_dot(tree),
     }
-
-
-def encode(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")

@@ -26,7 +26,7 @@ import psutil
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_api_support import EXAMPLES, TOKEN, Server, assert_json_error, upload  # noqa: E402
+from test_api_support import EXAMPLES, Server, assert_json_error, upload  # noqa: E402
 
 DISAGG = EXAMPLES / "disaggregated-h100-l4" / "description.yaml"
 CEILING_MB = 600

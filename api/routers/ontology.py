@@ -92,7 +92,7 @@ def rendering(path: str, fmt: str) -> tuple[bytes, str]:
     """(body, ETag) of a document in a format; computed once per process."""
     from sortai.reasoner import resources
 
-    from ..jobs import GRAPH_FORMATS, _PREFIXES
+    from ..jobs import GRAPH_FORMATS, PREFIXES
 
     document = documents()[path]
     if document.file is not None:
@@ -102,10 +102,10 @@ def rendering(path: str, fmt: str) -> tuple[bytes, str]:
         else:
             triples = ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=resources.ONTOLOGY_IRI)
             body = ox.serialize(triples, format=GRAPH_FORMATS[fmt],
-                                prefixes=_PREFIXES if fmt in ("ttl", "rdfxml") else None)
+                                prefixes=PREFIXES if fmt in ("ttl", "rdfxml") else None)
     else:
         body = ox.serialize(merged_triples(), format=GRAPH_FORMATS[fmt],
-                            prefixes=_PREFIXES if fmt in ("ttl", "rdfxml") else None)
+                            prefixes=PREFIXES if fmt in ("ttl", "rdfxml") else None)
     return body, 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 

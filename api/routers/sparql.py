@@ -104,7 +104,7 @@ def service_description(request: Request, svc: Service, format: str | None) -> R
     """Where the endpoint is, what it speaks, and its default dataset (the public graphs), as RDF."""
     import pyoxigraph as ox
 
-    from ..jobs import GRAPH_FORMATS, _PREFIXES
+    from ..jobs import GRAPH_FORMATS, PREFIXES
     from ..repository import public_graphs
 
     name, media = negotiate(request, format, GRAPH_MEDIA, "the service description is")
@@ -125,6 +125,6 @@ def service_description(request: Request, svc: Service, format: str | None) -> R
         named = ox.BlankNode(f"g{index}")
         triples += [ox.Triple(dataset, sd("namedGraph"), named), ox.Triple(named, rdf_type, sd("NamedGraph")),
                     ox.Triple(named, sd("name"), ox.NamedNode(iri))]
-    prefixes = dict(_PREFIXES, sd=SD, formats=FORMATS_NS) if name in ("ttl", "rdfxml") else None
+    prefixes = dict(PREFIXES, sd=SD, formats=FORMATS_NS) if name in ("ttl", "rdfxml") else None
     body = ox.serialize(triples, format=GRAPH_FORMATS[name], prefixes=prefixes)
     return Response(body, media_type=with_charset(media), headers={"Vary": "Accept"})
