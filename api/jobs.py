@@ -6,7 +6,6 @@ are raised as :class:`~sortai.api.workers.JobRefused`; anything else is a bug an
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import re
@@ -73,29 +72,73 @@ def _open_snapshot(path: str) -> tuple[ox.Store, list[ox.NamedNode]]:
     return _snapshot[1], _snapshot[2]
 
 
-def sparql(snapshot: str, query: str, form: str, fmt: str, max_bytes: int, has_dataset: bool,
-           default_graph_uris: list[str], named_graph_uris: list[str]) -> bytes:
-    """Evaluate a query that the parent already checked (read-only, no SERVICE) and serialize its results.
+def _is_iri(text: str) -> bool:
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\x00-\x20]*$", text))
+
+
+def _public(iris) -> list[ox.NamedNode]:
+    """The graphs a query may see: never a system graph, whichever dataset clause names it."""
+    return [ox.NamedNode(i) for i in iris if not i.startswith(SYSTEM_PREFIX)]
+
+
+def sparql(snapshot: str, max_bytes: int, accept: str | None, format: str | None = None,
+           query: str | None = None, form: bytes | None = None, default_graph_uris: tuple = (),
+           named_graph_uris: tuple = ()) -> dict:
+    """Everything a SPARQL request needs past reading its bytes: the form decoded, the query parsed and checked
+    (read-only, no SERVICE), the format negotiated, the dataset fixed, the query evaluated and serialized.
 
     The default graph is the union of all public graphs (descriptions asserted + inferred, ontology, catalog);
-    `default-graph-uri` / `named-graph-uri` narrow it as the SPARQL 1.1 Protocol says; a query's own
-    FROM / FROM NAMED are honoured when the request does not set them.
+    `default-graph-uri` / `named-graph-uri` narrow it as the SPARQL 1.1 Protocol says, else the query's own
+    FROM / FROM NAMED do. The dataset is always passed to Oxigraph explicitly, with system graphs removed.
     """
-    store, visible = _open_snapshot(snapshot)
-    options: dict = {}
-    if default_graph_uris or named_graph_uris:
-        options["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris] or ox.DefaultGraph()
-        options["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
-    elif not has_dataset:
-        options["default_graph"] = visible or ox.DefaultGraph()
-        options["named_graphs"] = visible
+    from urllib.parse import parse_qs
+
+    from sortai.reasoner.sparql import QueryRefused, inspect
+
+    from .negotiation import GRAPH_MEDIA, RESULT_MEDIA, pick
+
+    default_graph_uris, named_graph_uris = list(default_graph_uris), list(named_graph_uris)
+    if form is not None:
+        try:
+            fields = parse_qs(form.decode("utf-8"), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            raise JobRefused("bad-request", "the form is not UTF-8 URL-encoded") from None
+        if fields.get("update"):
+            raise JobRefused("update-refused", "SPARQL Update is refused: this endpoint is read-only")
+        query = fields.get("query", [None])[-1]
+        default_graph_uris += fields.get("default-graph-uri", [])
+        named_graph_uris += fields.get("named-graph-uri", [])
+        format = format or fields.get("format", [None])[-1]
+    if not query or not query.strip():
+        raise JobRefused("missing-query", "give a SPARQL query: ?query=… (GET), a form field query=… or an "
+                         "application/sparql-query body (POST)")
     try:
-        results = store.query(query, **options)
+        info = inspect(query)
+    except QueryRefused as exc:
+        raise JobRefused(exc.problem.code, exc.problem.render().removeprefix("violation: ")) from None
+    offers = RESULT_MEDIA if info.form in ("SELECT", "ASK") else GRAPH_MEDIA
+    chosen = pick(accept, format, offers)
+    if chosen is None:
+        raise JobRefused("not-acceptable", f"{info.form} results are available as "
+                         + ", ".join(m[0] for m in offers.values()))
+    fmt, media = chosen
+    for uri in default_graph_uris + named_graph_uris:
+        if not _is_iri(uri):
+            raise JobRefused("bad-graph-uri", f"'{uri}' is not an absolute IRI")
+    store, visible = _open_snapshot(snapshot)
+    if default_graph_uris or named_graph_uris:
+        default, named = _public(default_graph_uris), _public(named_graph_uris)
+    elif info.has_dataset:
+        default, named = _public(info.default_graphs), _public(info.named_graphs)
+    else:
+        default, named = visible, visible
+    try:
+        results = store.query(query, default_graph=default, named_graphs=named)
         out = _LimitedBuffer(max_bytes)
-        if form in ("SELECT", "ASK"):
+        if info.form in ("SELECT", "ASK"):
             results.serialize(out, format=RESULT_FORMATS[fmt])
         else:
-            ox.serialize(results, out, format=GRAPH_FORMATS[fmt], prefixes=_PREFIXES if fmt == "ttl" else None)
+            ox.serialize(results, out, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES if fmt == "ttl" else None)
     except _TooLarge:
         raise JobRefused("result-too-large",
                          f"the result is larger than the limit of {max_bytes} bytes; add LIMIT or narrow the query"
@@ -104,10 +147,29 @@ def sparql(snapshot: str, query: str, form: str, fmt: str, max_bytes: int, has_d
         raise JobRefused("bad-query", f"not a SPARQL 1.1 query: {exc}") from None
     except (ValueError, OSError, TypeError) as exc:
         raise JobRefused("query-failed", f"the query could not be evaluated: {exc}") from None
-    return out.value()
+    body = out.value()
+    return {"form": info.form, "format": fmt, "media": media, "body": body, "etag": _etag(body)}
 
 
-_PREFIXES = {
+def graph(snapshot: str, iri: str, fmt: str, max_bytes: int) -> dict:
+    """One named graph of a snapshot, serialized (for GET /descriptions/{id}/graph)."""
+    store, _ = _open_snapshot(snapshot)
+    out = _LimitedBuffer(max_bytes)
+    try:
+        triples = (q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(iri)))
+        ox.serialize(triples, out, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES if fmt in ("ttl", "rdfxml") else None)
+    except _TooLarge:
+        raise JobRefused("result-too-large", f"the graph is larger than the limit of {max_bytes} bytes; query "
+                         "parts of it with SPARQL") from None
+    body = out.value()
+    return {"body": body, "etag": _etag(body)}
+
+
+def _etag(body: bytes) -> str:
+    return 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+PREFIXES = {
     "sai": "https://w3id.org/sortai/ontology#",
     "cat": "https://w3id.org/sortai/catalog/",
     "aid": "https://w3id.org/sortai/domain/",
@@ -122,48 +184,11 @@ _PREFIXES = {
 
 # --- uploads --------------------------------------------------------------------------------------------
 
-_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-def refuse_xml_declarations(data: bytes) -> None:
-    """RDF/XML: refuse any DTD or entity declaration before an XML parser sees the document.
-
-    pyoxigraph's RDF/XML parser expands internal entities (a billion-laughs document becomes gigabytes)
-    so DOCTYPE is refused outright; defusedxml then checks the document without resolving anything.
-    """
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import ParseError, fromstring
-
-    if _DECLARATION.search(data) or _DECLARATION.search(data.replace(b"\x00", b"")):
-        raise JobRefused("xml-declaration-refused",
-                         "RDF/XML with a DOCTYPE or ENTITY declaration is refused (entities are never expanded "
-                         "or resolved); remove the declaration")
-    try:
-        fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise JobRefused("xml-declaration-refused", f"RDF/XML refused: {exc}") from None
-    except ParseError as exc:
-        raise JobRefused("syntax", f"RDF/XML syntax error: {exc}",
-                         [{"message": f"RDF/XML syntax error: {exc}", "code": "syntax"}]) from None
-
-
-def _rdfxml_to_ntriples(data: bytes, source: str) -> bytes:
-    refuse_xml_declarations(data)
-    try:
-        triples = list(ox.parse(data, format=ox.RdfFormat.RDF_XML, base_iri="https://w3id.org/sortai/data/"))
-    except SyntaxError as exc:
-        raise JobRefused("syntax", f"RDF/XML syntax error: {exc}",
-                         [{"message": f"RDF/XML syntax error: {exc}", "code": "syntax",
-                           "location": {"file": source}}]) from None
-    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
-
 
 def _load(data: bytes, source: str, fmt: str, name: str | None):
     from sortai.reasoner.description import load_bytes
     from sortai.reasoner.problems import InputError
 
-    if fmt == "rdfxml":
-        data, fmt = _rdfxml_to_ntriples(data, source), "ntriples"
     try:
         return load_bytes(data, source, fmt, name)
     except InputError as exc:
@@ -251,7 +276,3 @@ def explain(data: bytes, source: str, fmt: str, name: str | None, diagnosis: str
         "ttl": reports.explanation_turtle(reasoning, found[0]),
         "dot": reports.explanation_dot(tree),
     }
-
-
-def encode(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")

@@ -8,22 +8,39 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sortai.reasoner import diagnoses
 
+from . import examples
+
 
 class Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _example(example: dict) -> ConfigDict:
+    """Model config with an example for the OpenAPI document (tests validate each against its model)."""
+    return ConfigDict(extra="allow", json_schema_extra={"examples": [example]})
+
+
 class Error(Open):
+    model_config = _example(examples.ERROR)
     error: str = Field(description="machine-readable code, e.g. `not-found`, `unauthorized`, `query-timeout`")
     message: str = Field(description="what went wrong and what to do about it")
     problems: list[dict[str, Any]] | None = Field(
         None, description="for unreadable or invalid input: each problem with location, message and fix")
 
 
+class StoreHealth(Open):
+    writable: bool = Field(description="false after a write failed (disk full, read-only); the service retries")
+    free_bytes: int | None = Field(None, description="free space on the data directory's file system")
+    error: str | None = Field(None, description="why the last write failed")
+
+
 class Health(Open):
-    status: str
+    model_config = _example(examples.HEALTH)
+    status: str = Field(description="`ok`, or `degraded` (answered with 503) when the store cannot write")
     descriptions: int
     writes: str = Field(description="`token` (bearer token required) or `open` (started with --allow-open-writes)")
+    store: StoreHealth
+    workers: dict[str, dict[str, int]] = Field(description="per pool: its size and how many workers are idle")
 
 
 class Graphs(Open):
@@ -32,6 +49,7 @@ class Graphs(Open):
 
 
 class Validation(Open):
+    model_config = _example(examples.VALIDATION)
     description: str
     conforms: bool
     violations: int
@@ -44,6 +62,7 @@ Diagnosis = diagnoses.Diagnosis
 
 
 class DescriptionSummary(Open):
+    model_config = _example(examples.DESCRIPTION_SUMMARY)
     id: str
     version: int
     name: str
@@ -67,15 +86,18 @@ class DescriptionSummary(Open):
 
 
 class DescriptionDetail(DescriptionSummary):
+    model_config = _example(examples.DESCRIPTION_DETAIL)
     validation: Validation
     diagnoses: list[Diagnosis]
 
 
 class DescriptionList(Open):
+    model_config = _example(examples.DESCRIPTION_LIST)
     descriptions: list[DescriptionSummary]
 
 
 class DiagnosisList(Open):
+    model_config = _example(examples.DIAGNOSIS_LIST)
     description: str
     version: int
     diagnosed: bool
@@ -84,6 +106,7 @@ class DiagnosisList(Open):
 
 
 class DiagnoseResult(Open):
+    model_config = _example(examples.DIAGNOSE_RESULT)
     name: str
     conforms: bool
     diagnosed: bool

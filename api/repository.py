@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import shutil
 import threading
 import uuid
@@ -29,6 +30,7 @@ import pyoxigraph as ox
 from sortai.reasoner import resources
 from sortai.reasoner.engine import CATALOG_GRAPH, ONTOLOGY_GRAPH
 
+log = logging.getLogger("sortai.api")
 SYSTEM = "urn:sortai:system:"
 CURRENT = ox.NamedNode(SYSTEM + "current")
 P_RECORD = ox.NamedNode(SYSTEM + "record")
@@ -41,6 +43,14 @@ GRAPH_BASE = "https://w3id.org/sortai/graph/"
 
 def graph_iris(description_id: str) -> tuple[str, str]:
     return GRAPH_BASE + description_id + "/asserted", GRAPH_BASE + description_id + "/inferred"
+
+
+def public_graphs(repo: "Repository") -> list[str]:
+    """The named graphs a SPARQL query may see (the default dataset), in a stable order."""
+    out = [ONTOLOGY_GRAPH.value, CATALOG_GRAPH.value]
+    for description_id in repo.ids():
+        out.extend(graph_iris(description_id))
+    return out
 
 
 def _subject(description_id: str) -> ox.NamedNode:
@@ -57,13 +67,24 @@ def _iri(text: str) -> str:
     return f"<{text}>"
 
 
+class StoreError(Exception):
+    """The store could not write (disk full, read-only, I/O error); it is reopened on the next attempt."""
+
+
 class Repository:
-    """Descriptions, their versions and graphs in the store; all writes go through one lock."""
+    """Descriptions, their versions and graphs in the store; all writes go through one lock.
+
+    A write that fails (disk full, read-only file system) leaves the in-memory view unchanged and marks the
+    store as not writable; the next write, or :meth:`probe` (started by ``/health``), reopens the store —
+    RocksDB stays in its error state until then — removes what the failed write left, and clears the mark.
+    """
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = ox.Store(str(self.data_dir / "store"))
+        self.path = str(self.data_dir / "store")
+        self.store = ox.Store(self.path)
+        self.write_error: str | None = None
         self.snapshots = self.data_dir / "snapshots"
         self.lock = threading.Lock()
         self.generation = 0
@@ -75,21 +96,9 @@ class Repository:
 
     def recover(self) -> list[str]:
         """Remove what a crash may have left half-done; load the ontology and catalog; return what was removed."""
-        removed: list[str] = []
         with self.lock:
             pointers = self._pointers()
-            live = {_record_graph(i, v).value for i, v in pointers.items()}
-            public = {iri for i in pointers for iri in graph_iris(i)}
-            for graph in list(self.store.named_graphs()):
-                name = graph.value if isinstance(graph, ox.NamedNode) else None
-                if name is None:
-                    continue
-                if name.startswith(SYSTEM + "staging:") or (name.startswith(SYSTEM + "record:") and name not in live):
-                    self.store.remove_graph(graph)
-                    removed.append(name)
-                elif name.startswith(GRAPH_BASE) and name not in public:
-                    self.store.remove_graph(graph)
-                    removed.append(name)
+            removed = self._remove_orphans(pointers)
             self._load_background()
             self._records = {i: self._read_record(i, v) for i, v in pointers.items()}
             self.generation += 1
@@ -97,13 +106,79 @@ class Repository:
         self.snapshots.mkdir(parents=True, exist_ok=True)
         return removed
 
+    def _remove_orphans(self, pointers: dict[str, int]) -> list[str]:
+        """Staging graphs, records no pointer points to, and description graphs without a pointer."""
+        removed: list[str] = []
+        live = {_record_graph(i, v).value for i, v in pointers.items()}
+        public = {iri for i in pointers for iri in graph_iris(i)}
+        for graph in list(self.store.named_graphs()):
+            name = graph.value if isinstance(graph, ox.NamedNode) else None
+            if name is None:
+                continue
+            if (name.startswith(SYSTEM + "staging:") or (name.startswith(SYSTEM + "record:") and name not in live)
+                    or (name.startswith(GRAPH_BASE) and name not in public)):
+                self.store.remove_graph(graph)
+                removed.append(name)
+        return removed
+
+    # --- write failures ---------------------------------------------------------------------------------
+
+    def _write(self, action):
+        """Run a write (under the lock); a failure marks the store not writable and raises StoreError."""
+        if self.write_error is not None:
+            self._reopen()
+        try:
+            return action()
+        except OSError as exc:
+            self.write_error = str(exc) or type(exc).__name__
+            raise StoreError(self.write_error) from None
+
+    def _reopen(self) -> None:
+        """Open the store afresh (RocksDB keeps a write error until reopened) and clean what a failed write left."""
+        try:
+            self.store = None  # drop the handle (and its lock file) first
+            self.store = ox.Store(self.path)
+            self._remove_orphans(self._pointers())
+            probe = ox.Quad(CURRENT, ox.NamedNode(SYSTEM + "probe"), ox.Literal(uuid.uuid4().hex), CURRENT)
+            self.store.add(probe)
+            self.store.remove(probe)
+            self.store.flush()
+        except OSError as exc:
+            if self.store is None:
+                try:
+                    self.store = ox.Store(self.path)
+                except OSError:
+                    pass
+            self.write_error = str(exc) or type(exc).__name__
+            raise StoreError(self.write_error) from None
+        self.write_error = None
+        log.warning("the store can write again")
+
+    def probe(self) -> bool:
+        """Try to make a failed store writable again; True if it is."""
+        with self.lock:
+            if self.write_error is None:
+                return True
+            try:
+                self._reopen()
+            except StoreError:
+                return False
+            return True
+
+    def health(self) -> dict:
+        try:
+            free = shutil.disk_usage(self.data_dir).free
+        except OSError:
+            free = None
+        return {"writable": self.write_error is None, "free_bytes": free, "error": self.write_error}
+
     def _load_background(self) -> None:
         """(Re)load ontology and catalog when the shipped files changed; one transaction."""
         import hashlib
 
         ontology = resources.ontology_triples()
         catalog = resources.catalog_triples()
-        files = (*resources.ONTOLOGY_MODULES, resources.CATALOG_MODULE)  # the files, not the triples: blank
+        files = (*resources.ONTOLOGY_MODULES, *resources.CATALOG_MODULES)  # the files, not the triples: blank
         digest = hashlib.sha256(b"".join(  # node labels differ at every parse
             name.encode() + b"\0" + (resources.ontology_dir() / name).read_bytes() for name in files)).hexdigest()
         known = [q.object.value for q in self.store.quads_for_pattern(CURRENT, P_ONTOLOGY_DIGEST, None, CURRENT)]
@@ -192,21 +267,24 @@ class Repository:
             quads += [ox.Quad(subject, P_JSON, ox.Literal(json.dumps(record, sort_keys=True)), graph),
                       ox.Quad(subject, P_SOURCE, ox.Literal(base64.b64encode(source).decode("ascii")), graph),
                       ox.Quad(subject, P_SHACL, ox.Literal(shacl), graph)]
-            self.store.extend(quads)  # atomic: staging graphs + the new version record
             asserted, inferred = graph_iris(description_id)
             staged_a, staged_i = staging
-            self.store.update(
+            self._write(lambda: self._switch(quads, asserted, inferred, staged_a, staged_i, subject, version))
+            self._records[description_id] = record
+            self.generation += 1
+            if old:
+                self._write(lambda: self.store.remove_graph(_record_graph(description_id, old["version"])))
+            return record
+
+    def _switch(self, quads, asserted, inferred, staged_a, staged_i, subject, version) -> None:
+        self.store.extend(quads)  # staging graphs + the new version record: invisible until the switch
+        self.store.update(
                 f"DROP SILENT GRAPH {_iri(asserted)}; DROP SILENT GRAPH {_iri(inferred)};"
                 f"MOVE SILENT GRAPH {_iri(staged_a)} TO {_iri(asserted)};"
                 f"MOVE SILENT GRAPH {_iri(staged_i)} TO {_iri(inferred)};"
                 f"DELETE WHERE {{ GRAPH {_iri(CURRENT.value)} {{ {_iri(subject.value)} {_iri(P_RECORD.value)} ?v }} }};"
                 f"INSERT DATA {{ GRAPH {_iri(CURRENT.value)} {{ {_iri(subject.value)} {_iri(P_RECORD.value)} "
                 f"\"{version}\" }} }}")  # one transaction: the switch
-            self._records[description_id] = record
-            self.generation += 1
-            if old:
-                self.store.remove_graph(_record_graph(description_id, old["version"]))
-            return record
 
     def delete(self, description_id: str) -> bool:
         with self.lock:
@@ -215,10 +293,10 @@ class Repository:
                 return False
             asserted, inferred = graph_iris(description_id)
             subject = _subject(description_id)
-            self.store.update(
+            self._write(lambda: self.store.update(
                 f"DROP SILENT GRAPH {_iri(asserted)}; DROP SILENT GRAPH {_iri(inferred)};"
                 f"DROP SILENT GRAPH {_iri(_record_graph(description_id, old['version']).value)};"
-                f"DELETE WHERE {{ GRAPH {_iri(CURRENT.value)} {{ {_iri(subject.value)} {_iri(P_RECORD.value)} ?v }} }}")
+                f"DELETE WHERE {{ GRAPH {_iri(CURRENT.value)} {{ {_iri(subject.value)} {_iri(P_RECORD.value)} ?v }} }}"))
             del self._records[description_id]
             self.generation += 1
             return True
@@ -241,8 +319,17 @@ class Repository:
         with self.lock:
             if self._snapshot is None or self._snapshot[0] != self.generation:
                 path = str(self.snapshots / f"{self.generation}-{uuid.uuid4().hex[:8]}")
-                self.store.flush()
-                self.store.backup(path)
+                try:
+                    self.store.flush()
+                    self.store.backup(path)
+                except OSError as exc:  # e.g. disk full: answer from the last checkpoint rather than not at all
+                    shutil.rmtree(path, ignore_errors=True)
+                    if self._snapshot is None:
+                        raise StoreError(f"cannot make a snapshot for queries: {exc}") from None
+                    log.warning("cannot make a new snapshot (%s); queries see the previous one", exc)
+                    path = self._snapshot[1]
+                    self._snapshot_users[path] = self._snapshot_users.get(path, 0) + 1
+                    return path
                 old = self._snapshot
                 self._snapshot = (self.generation, path)
                 if old is not None:

@@ -1,4 +1,4 @@
-"""Read an architecture description (YAML, JSON, JSON-LD, Turtle, N-Triples) into RDF triples.
+"""Read an architecture description (YAML, JSON, JSON-LD, Turtle, N-Triples, RDF/XML) into RDF triples.
 
 YAML and JSON are JSON-LD documents without the `@context`: the shipped context is attached and
 pyoxigraph's JSON-LD processor produces the triples — there is no bespoke converter. What this module adds
@@ -35,6 +35,8 @@ FORMATS = {
     ".jsonld": "jsonld",
     ".ttl": "turtle",
     ".nt": "ntriples",
+    ".rdf": "rdfxml",
+    ".owl": "rdfxml",
 }
 RDFS_RANGE = "http://www.w3.org/2000/01/rdf-schema#range"
 RDFS_SUBPROPERTY = "http://www.w3.org/2000/01/rdf-schema#subPropertyOf"
@@ -94,7 +96,7 @@ def detect_format(name: str, declared: str | None = None) -> str:
     if suffix not in FORMATS:
         raise InputError([Problem(
             f"cannot tell the format of '{name}' from its suffix", Location(name), code="unknown-format",
-            fix="name the file .yaml, .yml, .json, .jsonld, .ttl or .nt.")])
+            fix="name the file .yaml, .yml, .json, .jsonld, .ttl, .nt, .rdf or .owl.")])
     return FORMATS[suffix]
 
 
@@ -421,7 +423,11 @@ def _load_jsonld(text: str, source: str, stem: str) -> Description:
 
 def _load_rdf(data: bytes, source: str, fmt: str, stem: str) -> Description:
     deployment, base = base_for(stem)
-    rdf_format = ox.RdfFormat.TURTLE if fmt == "turtle" else ox.RdfFormat.N_TRIPLES
+    if fmt == "rdfxml":
+        from . import rdfxml
+
+        rdfxml.check(data, source)  # no DTD, no entities: before any XML parser expands them
+    rdf_format = {"turtle": ox.RdfFormat.TURTLE, "rdfxml": ox.RdfFormat.RDF_XML}.get(fmt, ox.RdfFormat.N_TRIPLES)
     try:
         triples = [q.triple for q in ox.parse(data, format=rdf_format, base_iri=base)]
     except SyntaxError as exc:

@@ -70,16 +70,19 @@ def test_crash_mid_upload_leaves_old_or_new(tmp_path):
     contents = list(versions)
     srv = Server(data).start()
     stop = threading.Event()
+    acknowledged: dict[str, list[int]] = {"a": [], "b": []}  # versions the server answered 200/201 for
 
     def hammer(name: str) -> None:
         with srv.client(timeout=30) as client:
             n = 0
             while not stop.is_set():
                 try:
-                    client.put(f"/descriptions/{name}", content=contents[n % 2],
-                               headers={"Content-Type": "application/yaml"})
+                    response = client.put(f"/descriptions/{name}", content=contents[n % 2],
+                                          headers={"Content-Type": "application/yaml"})
                 except httpx.HTTPError:
                     return
+                if response.status_code in (200, 201):
+                    acknowledged[name].append(response.json()["version"])
                 n += 1
 
     with srv.client() as client:
@@ -97,8 +100,11 @@ def test_crash_mid_upload_leaves_old_or_new(tmp_path):
     again = Server(data).start()
     try:
         with again.client() as client:
+            lost = 0
             for name in ("a", "b"):
                 detail = client.get(f"/descriptions/{name}").json()
+                # no acknowledged write is lost: the stored version is the last acknowledged one or newer
+                lost += sum(1 for v in acknowledged[name] if v > detail["version"])
                 source = client.get(f"/descriptions/{name}/source").content
                 assert source in versions
                 reference = upload(client, versions[source], f"reference-{name}").json()
@@ -108,6 +114,8 @@ def test_crash_mid_upload_leaves_old_or_new(tmp_path):
                     GRAPH <{detail['graphs']['asserted']}> {{ ?s ?p ?o }} }}"""},
                                    headers={"Accept": "application/sparql-results+json"}).json()
                 assert int(count["results"]["bindings"][0]["n"]["value"]) == detail["asserted_triples"]
+            print(f"\nkill -9 during writes: {sum(map(len, acknowledged.values()))} acknowledged writes, {lost} lost")
+            assert lost == 0
             graphs = client.get("/sparql", params={"query": "SELECT DISTINCT ?g WHERE { GRAPH ?g {} }"},
                                 headers={"Accept": "application/sparql-results+json"}).json()
             names = {b["g"]["value"] for b in graphs["results"]["bindings"]}

@@ -7,6 +7,7 @@ schema, so a schema-valid body may well be refused (400) and any byte string is 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,8 @@ def test_schemathesis(tmp_path):
              "--exclude-checks", "positive_data_acceptance,negative_data_rejection",
              "--max-examples", "25", "--request-timeout", "60", "--header", f"Authorization: Bearer {TOKEN}",
              "--no-color"],
-            capture_output=True, text=True, timeout=240, cwd=tmp_path)
+            capture_output=True, text=True, timeout=240, cwd=tmp_path,
+            env={**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "PYTHONPATH": str(Path(__file__).parent)})
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
         log = srv.server_log()
         assert "Traceback" not in log, log[-4000:]

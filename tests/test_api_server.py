@@ -195,7 +195,9 @@ def test_explanations_in_four_formats(client, stored):
     assert dot.headers["content-type"].startswith("text/vnd.graphviz")
     assert dot.text.startswith("digraph explanation {")
     assert_json_error(client.get(f"/descriptions/{description_id}/diagnoses/nope/explanation"), 404)
-    assert_json_error(client.get(url, headers={"Accept": "image/png"}), 406)
+    fallback = client.get(url, headers={"Accept": "image/png"})  # nothing listed is offered: the default
+    assert fallback.status_code == 200 and fallback.headers["content-type"].startswith("application/json")
+    assert_json_error(client.get(url, headers={"Accept": "application/json;q=0, text/*;q=0"}), 406)
 
 
 @pytest.mark.parametrize("accept,fmt", [("text/turtle", ox.RdfFormat.TURTLE), ("application/rdf+xml", ox.RdfFormat.RDF_XML),
@@ -213,8 +215,10 @@ def test_ontology_by_content_negotiation(client, accept, fmt):
 def test_ontology_module_turtle_is_the_shipped_file(client):
     from sortai.reasoner import resources
 
-    response = client.get("/ontology/catalog")
-    assert response.content == (resources.ontology_dir() / resources.CATALOG_MODULE).read_bytes()
+    shipped = (resources.ontology_dir() / resources.CATALOG_MODULE).read_bytes()
+    assert client.get("/ontology/catalog", headers={"Accept": "text/turtle"}).content == shipped
+    assert client.get("/ontology/catalog.ttl").content == shipped
+    assert client.get("/ontology/sortai-catalog", params={"format": "ttl"}).content == shipped
     assert_json_error(client.get("/ontology/nope"), 404)
     assert client.get("/context.jsonld").json()["@context"]
 
@@ -223,7 +227,7 @@ def test_errors_are_json(client):
     assert_json_error(client.get("/no/such/path"), 404, "not-found")
     assert_json_error(client.patch("/descriptions"), 405, "method-not-allowed")
     assert_json_error(client.get("/descriptions/bad id!"), 422, "invalid-request")
-    assert_json_error(client.get("/ontology", headers={"Accept": "image/png"}), 406)
+    assert_json_error(client.get("/ontology", headers={"Accept": "application/*;q=0, text/*;q=0"}), 406)
     assert_json_error(client.post("/descriptions", content=b"", headers={"Content-Type": "application/yaml"}), 400)
 
 
@@ -233,7 +237,7 @@ def test_openapi_lists_every_route(client):
     for path in ("/descriptions", "/descriptions/{description_id}", "/descriptions/{description_id}/source",
                  "/descriptions/{description_id}/validation", "/descriptions/{description_id}/diagnoses",
                  "/descriptions/{description_id}/diagnoses/{diagnosis_id}/explanation", "/diagnose", "/sparql",
-                 "/ontology", "/ontology/{module}"):
+                 "/ontology", "/ontology/{path}"):
         assert path in paths, path
     assert "application/sparql-query" in paths["/sparql"]["post"]["requestBody"]["content"]
     assert "text/turtle" in paths["/descriptions"]["post"]["requestBody"]["content"]

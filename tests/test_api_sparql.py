@@ -176,9 +176,10 @@ def test_sparqlwrapper_update_is_refused(server):
 
 
 def test_bad_requests(server):
-    assert_json_error(httpx.get(server.url + "/sparql"), 400, "missing-query")
+    assert_json_error(httpx.post(server.url + "/sparql", data={"format": "json"}), 400, "missing-query")
     assert_json_error(httpx.get(server.url + "/sparql", params={"query": "SELECT WHERE {"}), 400, "bad-query")
-    assert_json_error(httpx.get(server.url + "/sparql", params={"query": GRAPHS}, headers={"Accept": "image/png"}),
+    refused = {"Accept": "application/*;q=0, text/*;q=0"}  # every format excluded with q=0
+    assert_json_error(httpx.get(server.url + "/sparql", params={"query": GRAPHS}, headers=refused),
                       406, "not-acceptable")
     assert_json_error(httpx.post(server.url + "/sparql", content=b"x", headers={"Content-Type": "image/png"}), 415)
     assert_json_error(httpx.get(server.url + "/sparql", params={"query": GRAPHS, "default-graph-uri": "not an iri"}),
@@ -194,3 +195,58 @@ def test_result_size_limit(tmp_path):
         assert small.status_code == 200
     finally:
         srv.stop()
+
+
+SYSTEM_LEAKS = [
+    "SELECT * FROM NAMED <urn:sortai:system:current> WHERE { GRAPH ?g { ?s ?p ?o } }",
+    "SELECT * FROM <urn:sortai:system:current> WHERE { ?s ?p ?o }",
+    "SELECT * FROM <urn:sortai:system:current> FROM NAMED <urn:sortai:system:current> "
+    "WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }",
+    'SELECT * WHERE { ?s <urn:sortai:system:source> ?o . FILTER(?o != "x"@from) }',  # "@from" is no FROM
+    'SELECT * WHERE { GRAPH ?g { ?s <urn:sortai:system:record> ?o } FILTER(?o != "x"@from) }',
+    "SELECT * WHERE { GRAPH <urn:sortai:system:current> { ?s ?p ?o } }",
+    "SELECT * FROM <https://w3id.org/sortai/ontology> FROM NAMED <urn:sortai:system:current> "
+    "WHERE { GRAPH <urn:sortai:system:current> { ?s ?p ?o } }",
+]
+
+
+@pytest.mark.parametrize("query", SYSTEM_LEAKS)
+def test_system_graphs_stay_private_under_every_dataset_clause(server, query):
+    rows = wrapper(server, query, JSON).convert()["results"]["bindings"]
+    assert not any(v["value"].startswith("urn:sortai:system:") for r in rows for v in r.values()), rows[:3]
+    for params in ({"named-graph-uri": "urn:sortai:system:current"},
+                   {"default-graph-uri": "urn:sortai:system:current"}):
+        response = httpx.get(server.url + "/sparql", params={"query": query, **params},
+                             headers={"Accept": "application/sparql-results+json"})
+        assert response.status_code == 200
+        assert "urn:sortai:system:" not in json.dumps(response.json()["results"]), params
+
+
+def test_from_still_narrows_to_a_public_graph(server):
+    asserted = "https://w3id.org/sortai/graph/homogeneous-h100/asserted"
+    rows = wrapper(server, f"SELECT (COUNT(*) AS ?n) FROM <{asserted}> FROM <urn:sortai:system:current> "
+                           "WHERE { ?s ?p ?o }", JSON).convert()["results"]["bindings"]
+    alone = wrapper(server, f"SELECT (COUNT(*) AS ?n) FROM <{asserted}> WHERE {{ ?s ?p ?o }}",
+                    JSON).convert()["results"]["bindings"]
+    assert rows == alone and int(alone[0]["n"]["value"]) > 0
+
+
+def patterns(n: int) -> str:
+    return "SELECT * WHERE { " + " . ".join(f"?s{i} <urn:p{i}> ?o{i}" for i in range(n)) + " } LIMIT 1"
+
+
+def nested(depth: int) -> str:
+    return "SELECT * WHERE " + "{ ?s <urn:p> ?o . " * depth + "}" * depth + " LIMIT 1"
+
+
+@pytest.mark.parametrize("query", [
+    'SELECT * WHERE { ?s ?p "x"@service }',
+    'SELECT * WHERE { ?s ?p "SERVICE <http://127.0.0.1:9/>" }',
+    patterns(86), patterns(250), nested(37), nested(100),  # Oxigraph plans 300 patterns in 2.5 s, 200 groups in 19 s
+])
+def test_valid_queries_are_accepted(server, query):
+    response = httpx.post(server.url + "/sparql", content=query.encode(), timeout=60,
+                          headers={"Content-Type": "application/sparql-query",
+                                   "Accept": "application/sparql-results+json"})
+    assert response.status_code == 200, response.text[:300]
+    assert "results" in response.json()

@@ -33,11 +33,12 @@ class Server:
     """`sortai serve` in a subprocess; `start()` waits for /health."""
 
     def __init__(self, data_dir: Path, token: str | None = TOKEN, env: dict | None = None,
-                 args: list[str] | None = None):
+                 args: list[str] | None = None, preexec=None):
         self.data_dir = Path(data_dir)
         self.token = token
         self.extra_env = env or {}
         self.args = args or []
+        self.preexec = preexec  # e.g. resource limits for the server process
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self.log = self.data_dir.parent / f"server-{self.port}.log"
@@ -61,7 +62,7 @@ class Server:
     def start(self, timeout: float = 60) -> "Server":
         handle = open(self.log, "ab")
         self.process = subprocess.Popen(self.command(), env=self.environment(), stdout=handle, stderr=handle,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=self.preexec)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -93,3 +93,27 @@ def test_the_readme_main_command_names_a_shipped_example():
     example = command.rsplit(" ", 1)[-1]
     assert (ROOT / example).is_file(), example
     assert run("diagnose", str(ROOT / example)).exit_code == 0
+
+
+def test_rdfxml_is_read_like_yaml(tmp_path):
+    """The CLI reads RDF/XML (.rdf, .owl), as the API does, with DTDs and entities refused before parsing."""
+    import pyoxigraph as ox
+
+    from sortai.reasoner.description import load_file
+
+    triples = load_file(DISAGG).triples
+    for suffix in (".rdf", ".owl"):
+        path = tmp_path / f"fleet{suffix}"
+        path.write_bytes(ox.serialize(triples, format=ox.RdfFormat.RDF_XML))
+        as_xml = json.loads(run("diagnose", "-f", "json", str(path)).stdout)
+        as_yaml = json.loads(run("diagnose", "-f", "json", DISAGG).stdout)
+        assert [d["mode"] for d in as_xml["diagnoses"]] == [d["mode"] for d in as_yaml["diagnoses"]]
+    bomb = tmp_path / "bomb.rdf"
+    bomb.write_text('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]>'
+                    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>')
+    refused = run("validate", str(bomb))
+    assert refused.exit_code == 3 and "DOCTYPE or ENTITY" in refused.output
+    broken = tmp_path / "broken.owl"
+    broken.write_text("<rdf:RDF")
+    result = run("validate", str(broken))
+    assert result.exit_code == 3 and "RDF/XML syntax error" in result.output and "Traceback" not in result.output
