@@ -99,12 +99,16 @@ def _load(file: Path, input_format: str | None) -> Description:
         raise typer.Exit(EXIT_INPUT) from None
 
 
-def _load_valid(file: Path, input_format: str | None, overlays: list[Path] | None = None) -> Description:
-    """Load and validate; an invalid description stops here with the validator's report."""
+def _load_valid(file: Path, input_format: str | None, overlays: list[Path] | None = None,
+                warnings: list[Problem] | None = None) -> Description:
+    """Load and validate; an invalid description stops here with the validator's report. Its warnings are
+    appended to `warnings` when given."""
     from .validation import validate as run_validation
 
     description = _load(file, input_format) if not (overlays or file.is_dir()) else _import(file, overlays or [])
     report = run_validation(description)
+    if warnings is not None:
+        warnings.extend(p for p in report.problems if p.severity != "violation")
     if not report.conforms:
         _print_problems(report.problems)
         err.print(f"{file}: invalid — {sum(p.severity == 'violation' for p in report.problems)} violation(s); "
@@ -152,6 +156,10 @@ def validate(
             _print_problems(exc.problems)
         raise typer.Exit(EXIT_INPUT) from None
     report = run_validation(description)
+    if report.conforms:  # what only the serving model can tell: measurements that cannot be right
+        from .data_warnings import data_warnings
+
+        report.problems.extend(data_warnings(_reason(description)))
     if format is ReportFormat.json:
         out.print(json.dumps(report.to_json(), indent=2), markup=False)
     elif format is ReportFormat.ttl:
@@ -180,16 +188,22 @@ def diagnose(
     from .diagnoses import diagnoses as read_diagnoses
     from .diagnoses import severity_rank
 
-    description = _load_valid(file, input_format, overlay)
+    from .data_warnings import data_warnings
+
+    warnings: list[Problem] = []
+    description = _load_valid(file, input_format, overlay, warnings)
     reasoning = _reason(description)
     found = read_diagnoses(reasoning)
+    warnings += data_warnings(reasoning)
     if format is DiagnoseFormat.json:
-        out.print(json.dumps(report.diagnoses_json(reasoning, found), indent=2), markup=False)
+        out.print(json.dumps(report.diagnoses_json(reasoning, found, warnings), indent=2), markup=False)
     elif format is DiagnoseFormat.ttl:
+        _print_problems(warnings)
         out.print(report.diagnoses_turtle(reasoning, found), markup=False, end="")
     elif format is DiagnoseFormat.md:
-        out.print(report.diagnoses_markdown(reasoning, found), markup=False)
+        out.print(report.diagnoses_markdown(reasoning, found, warnings), markup=False)
     else:
+        _print_problems(warnings)
         _diagnosis_table(description, found)
     if fail_on is not None:
         threshold = ["low", "moderate", "high", "critical"].index(fail_on.value) + 1

@@ -11,6 +11,7 @@ from . import resources
 from .diagnoses import RDF_TYPE, Diagnosis
 from .engine import Reasoning
 from .explain import Node
+from .problems import Problem
 
 PROV = "http://www.w3.org/ns/prov#"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -22,18 +23,21 @@ PREFIXES = {
 }
 
 
-def diagnoses_json(reasoning: Reasoning, found: list[Diagnosis]) -> dict:
+def diagnoses_json(reasoning: Reasoning, found: list[Diagnosis], warnings: list[Problem] = ()) -> dict:
     return {
         "description": reasoning.description.source,
         "deployment": reasoning.description.deployment,
         "asserted_triples": len(reasoning.description.triples),
         "inferred_triples": len(reasoning.derivations),
         "diagnoses": [d.to_json() for d in found],
+        "warnings": [w.to_json() for w in warnings],
     }
 
 
-def diagnoses_markdown(reasoning: Reasoning, found: list[Diagnosis]) -> str:
+def diagnoses_markdown(reasoning: Reasoning, found: list[Diagnosis], warnings: list[Problem] = ()) -> str:
     lines = [f"# Diagnoses of `{reasoning.description.source}`", ""]
+    if warnings:
+        lines += ["## Warnings about the data", ""] + [f"- {w.render()}" for w in warnings] + [""]
     if not found:
         return "\n".join(lines + ["No instability mode found."])
     lines += ["| # | severity | mode | component | confidence | primary | supporting | id |",
