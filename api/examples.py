@@ -78,7 +78,7 @@ def _as_json(yaml_text: str) -> dict:
 DIAGNOSIS = {
     "iri": "https://w3id.org/sortai/data/mixed-pool/serve/diagnosis/MemoryPathIncoherence",
     "id": "serve/diagnosis/MemoryPathIncoherence",
-    "mode": "MemoryPathIncoherence", "mode_label": "Memory-path incoherence",
+    "mode": "MemoryPathIncoherence", "mode_label": "Memory-path incoherence", "kind": "mode",
     "component": "serve", "component_iri": "https://w3id.org/sortai/data/mixed-pool/serve",
     "severity": "Critical severity", "severity_score": 1.0, "confidence": "Structural confidence",
     "primary_domains": ["AI.07 Accelerator Runtime Control"], "supporting_domains": [],

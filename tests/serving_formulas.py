@@ -60,6 +60,17 @@ class Device:
     memory_gb: float
     bandwidth_gbps: float
     tflops: float  # dense, at the weight format, times the compute share
+    ampere: bool = False  # vLLM keeps the small batch default on A100s
+
+
+@dataclass
+class Interconnect:
+    """What a model-parallel group's collectives run over: its scale-up domain, else the scale-out NICs."""
+
+    domain: int = 8  # accelerators in one scale-up domain
+    peer_gbps: float | None = None  # per-direction bandwidth between two devices inside the domain
+    peer_to_peer: bool = True  # False: staged through host memory (MIG, time-sliced vGPU, virtualized PCIe)
+    scale_out_gbps: float | None = None  # NIC bandwidth per accelerator, after fabric oversubscription
 
 
 @dataclass
@@ -73,9 +84,10 @@ class Pool:
     replicas: int = 1
     prefill_efficiency: float = 0.5
     decode_efficiency: float = 0.8
-    memory_utilization: float = 0.9
+    memory_utilization: float = 0.92  # vLLM's gpu_memory_utilization default (vllm/config/cache.py)
     activation_reserve_gb: float | None = None
-    max_batch: int = 256
+    max_batch: int | None = None  # None: vLLM's max_num_seqs default for the device
+    interconnect: Interconnect = field(default_factory=Interconnect)
     prompt_p50: int = 1
     prompt_p99: int = 1
     output_p50: int = 1
@@ -128,6 +140,30 @@ class Pool:
         length = (self.prompt_p50 + self.output_p50) if percentile == 50 else (self.prompt_p99 + self.output_p99)
         return math.floor(self.kv_capacity_tokens() / length)
 
+    # --- tensor-parallel all-reduces ---------------------------------------------------------------------------
+    def crosses_scale_up(self) -> bool:
+        return self.tp > self.interconnect.domain
+
+    def models_collectives(self) -> bool:
+        """The all-reduce volume needs the activation width; without it the rules leave collectives out."""
+        return bool(self.model.hidden or self.model.attention_width())
+
+    def collective_ms_per_step(self) -> float:
+        """2 all-reduces per layer, each paying a latency: 20 µs over NVLink-class P2P, 40 µs staged, 60 µs across nodes."""
+        if self.tp == 1 or not self.models_collectives():
+            return 0.0
+        latency_us = 60 if self.crosses_scale_up() else (20 if self.interconnect.peer_to_peer else 40)
+        return 2 * self.model.layers * latency_us / 1000
+
+    def collective_ms_per_token(self) -> float:
+        if self.tp == 1 or not self.models_collectives():
+            return 0.0
+        link = self.interconnect
+        bandwidth = link.scale_out_gbps if self.crosses_scale_up() and link.scale_out_gbps else link.peer_gbps
+        if not bandwidth:
+            return 0.0
+        return all_reduce_gb(self.model, self.tp, 1) / bandwidth * 1000
+
     # --- prefill ----------------------------------------------------------------------------------------------
     def prefill_tflop(self, n: int) -> float:
         m = self.model
@@ -136,7 +172,7 @@ class Pool:
     def prefill_ms(self, n: int) -> float:
         compute = self.prefill_tflop(n) / (self.tp * self.device.tflops * self.prefill_efficiency) * 1000
         stream = self.weights_per_device_gb() / self.device.bandwidth_gbps * 1000
-        return max(compute, stream)
+        return max(compute, stream) + self.collective_ms_per_step() + n * self.collective_ms_per_token()
 
     def prefill_floor_ms(self, n: int) -> float:
         return self.prefill_tflop(n) / (self.tp * self.device.tflops) * 1000
@@ -155,13 +191,19 @@ class Pool:
         """Weight-reading part of a step; for MoE at `batch` the experts that batch reads (uniform routing)."""
         m = self.model
         if batch is None or not m.moe():
-            return self.weights_per_token_gb() / self.achievable_bw() * 1000
-        n = min(max(math.ceil(batch), 1), 1023)
-        read = m.experts * (1 - (1 - m.experts_per_token / m.experts) ** n)
-        return (m.shared_gb() / self.tp + read * m.expert_gb() / self.ep_degree()) / self.achievable_bw() * 1000
+            weights = self.weights_per_token_gb()
+        else:
+            n = min(max(math.ceil(batch), 1), 1023)
+            read = m.experts * (1 - (1 - m.experts_per_token / m.experts) ** n)
+            weights = m.shared_gb() / self.tp + read * m.expert_gb() / self.ep_degree()
+        return weights / self.achievable_bw() * 1000 + self.collective_ms_per_step()
 
     def kv_ms_per_sequence(self) -> float:
         return self.context() * self.kv_read_per_token() / (self.achievable_bw() * 1e6)
+
+    def ms_per_sequence(self) -> float:
+        """What one more sequence adds to a step: its KV reads and its share of the all-reduces."""
+        return self.kv_ms_per_sequence() + self.collective_ms_per_token()
 
     def compute_ms_per_sequence(self) -> float:
         m = self.model
@@ -169,7 +211,8 @@ class Pool:
         return gflop / (self.tp * self.device.tflops * self.prefill_efficiency)
 
     def batch1_step_ms(self) -> float:
-        return (self.weights_per_token_gb() + self.context() * self.kv_read_per_token() / 1e9) / self.achievable_bw() * 1000
+        read = self.weights_per_token_gb() + self.context() * self.kv_read_per_token() / 1e9
+        return read / self.achievable_bw() * 1000 + self.collective_ms_per_step() + self.collective_ms_per_token()
 
     # --- demand -------------------------------------------------------------------------------------------------
     def replica_rate(self) -> float:
@@ -181,44 +224,54 @@ class Pool:
     def design_batch(self) -> float | None:
         x = self.replica_rate() * self.output_p50
         free = 1000 * (1 - self.prefill_share())
-        if free - x * self.kv_ms_per_sequence() <= 0 or free - x * self.compute_ms_per_sequence() <= 0:
+        if free - x * self.ms_per_sequence() <= 0 or free - x * self.compute_ms_per_sequence() <= 0:
             return None
-        first = x * self.fixed_ms() / (free - x * self.kv_ms_per_sequence())
+        first = x * self.fixed_ms() / (free - x * self.ms_per_sequence())
         fixed = self.fixed_ms(first)
-        return x * fixed / (free - x * self.kv_ms_per_sequence())
+        return x * fixed / (free - x * self.ms_per_sequence())
 
     def predicted_tpot_ms(self) -> float | None:
         batch = self.design_batch()
         if batch is None:
             return None
         first = self.replica_rate() * self.output_p50 * self.fixed_ms() / (
-            1000 * (1 - self.prefill_share()) - self.replica_rate() * self.output_p50 * self.kv_ms_per_sequence())
+            1000 * (1 - self.prefill_share()) - self.replica_rate() * self.output_p50 * self.ms_per_sequence())
         fixed = self.fixed_ms(first)
-        step = max(fixed + batch * self.kv_ms_per_sequence(), batch * self.compute_ms_per_sequence())
+        step = max(fixed + batch * self.ms_per_sequence(), batch * self.compute_ms_per_sequence())
         return step / (1 - self.prefill_share())
 
-    def capacity_batch(self) -> int:
-        return min(self.max_batch, self.kv_sequences(50))
+    def batch_limit(self) -> int:
+        """vLLM's max_num_seqs default (EngineArgs.get_batch_defaults): 1024 from 70 GiB unless an A100, else 256."""
+        if self.max_batch is not None:
+            return self.max_batch
+        return 1024 if self.device.memory_gb >= 70 * 2**30 / 1e9 and not self.device.ampere else 256
 
-    def limit_batch(self) -> int:
-        fixed = self.fixed_ms(self.capacity_batch())
-        if self.tpot_target_ms is None:
-            return self.capacity_batch()
-        memory = math.floor((self.tpot_target_ms - fixed) / self.kv_ms_per_sequence()) if self.tpot_target_ms > fixed else 0
-        compute = math.floor(self.tpot_target_ms / self.compute_ms_per_sequence())
-        return min(self.capacity_batch(), memory, compute)
+    def capacity_batch(self) -> int:
+        return min(self.batch_limit(), self.kv_sequences(50))
 
     def replica_capacity_rps(self) -> float:
+        """Highest rate per replica that keeps TPOT within target and the batch within the KV cache.
+
+        At rate λ a replica holds B = λ × n × TPOT ÷ 1000 sequences (Little's law), and a colocated replica's
+        prefill takes λ × P of each second, stretching every step by 1 ÷ (1 − λP ÷ 1000)."""
         if self.role == "prefill":
             return 0.5 * 1000 / self.prefill_ms(self.prompt_p50)
-        batch = self.limit_batch()
-        if batch <= 0:
-            return 0.0
-        fixed = self.fixed_ms(self.capacity_batch())
-        step = max(fixed + batch * self.kv_ms_per_sequence(), batch * self.compute_ms_per_sequence())
-        if self.role == "colocated":
-            return 1 / (self.prefill_ms(self.prompt_p50) / 1000 + self.output_p50 * step / (1000 * batch))
-        return batch * 1000 / (self.output_p50 * step)
+        n, cap = self.output_p50, self.capacity_batch()
+        fixed, s, c = self.fixed_ms(cap), self.ms_per_sequence(), self.compute_ms_per_sequence()
+        prefill = self.prefill_ms(self.prompt_p50) if self.role == "colocated" else 0.0
+        full_step = max(fixed + cap * s, cap * c)
+        at_capacity = 1 / (prefill / 1000 + n * full_step / (1000 * cap)) if cap > 0 else 0.0
+        if self.tpot_target_ms is None:
+            return at_capacity
+        t = self.tpot_target_ms
+        memory = 1000 * (t - fixed) / (t * (n * s + prefill)) if t > fixed else 0.0
+        compute = 1000 / (n * c + prefill)
+        return min(at_capacity, memory, compute)
+
+    def limit_batch(self) -> int:
+        if self.tpot_target_ms is None:
+            return self.capacity_batch()
+        return min(self.capacity_batch(), math.floor(self.replica_capacity_rps() * self.output_p50 * self.tpot_target_ms / 1000))
 
     def headroom(self) -> float:
         return self.replicas * self.replica_capacity_rps() / self.arrival_rps

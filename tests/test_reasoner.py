@@ -19,15 +19,11 @@ from sortai.reasoner.explain import Explainer
 from sortai.reasoner.rules import rule_files
 
 from .conftest import EXAMPLES, SCENARIOS
+from .expected_diagnoses import summary
 
 
 def reason(path):
     return infer(load_file(path))
-
-
-def summary(found):
-    return sorted(({"id": d.id, "mode": d.mode, "component": d.component, "severity": d.severity,
-                    "confidence": d.confidence} for d in found), key=lambda d: d["id"])
 
 
 @pytest.fixture(scope="module")
@@ -158,9 +154,13 @@ def _normal(term):
     return str(term)
 
 
-@pytest.mark.parametrize("name", ["disaggregated-h100-l4", "migration-onprem-to-cloud"])
+@pytest.mark.parametrize("name", [s.name for s in SCENARIOS])
 def test_pyshacl_executing_the_same_rules_derives_the_same_facts(name, reasoned):
-    """pySHACL (SHACL-AF rules, rdflib evaluator) is an independent oracle of the engine."""
+    """pySHACL (SHACL-AF rules, rdflib evaluator) is an independent oracle of the engine, on every example.
+
+    It also guards the rules against Oxigraph's xsd:decimal arithmetic, which errs (leaving a variable unbound)
+    where an exact product needs more than 18 fractional digits; Python's Decimal does not, so a missed rounding
+    shows up here as a fact only pySHACL derives."""
     reasoning = reasoned[name]
     data = rdflib.Graph()
     nt = ox.serialize([*reasoning.description.triples, *resources.ontology_triples(), *resources.catalog_triples()],
