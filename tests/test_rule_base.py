@@ -15,6 +15,7 @@ from sortai.reasoner.problems import InputError
 from sortai.reasoner.rules import inference_dir, load_rule_base, rule_files
 
 SAI = resources.SAI
+SAI_NS = rdflib.Namespace(SAI)
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +82,20 @@ def test_rule_files_are_valid_shacl(base):
         graph.parse(path, format="turtle")
     conforms, _, text = shacl_validate(graph, shacl_graph=graph, meta_shacl=True, advanced=True)
     assert conforms, text
+
+
+def test_sh_order_is_the_stratum_index(base):
+    """pySHACL (the test oracle) runs rules by sh:order: each rule's order, and its target shape's, is its stratum's
+    index in the engine's evaluation order, so both evaluate in dependency order."""
+    graph = rdflib.Graph()
+    for path in rule_files():
+        graph.parse(path, format="turtle")
+    shape_orders = {}
+    for shape, rule in graph.subject_objects(rdflib.SH.rule):
+        ident = str(graph.value(rule, SAI_NS.ruleId))
+        shape_orders.setdefault(ident, []).append(graph.value(shape, rdflib.SH.order))
+    for index, stratum in enumerate(base.strata):
+        for rule in stratum:
+            assert rule.order == index, (rule.rule_id, rule.order, index)
+            assert [int(o) for o in shape_orders[rule.rule_id]] == [index], (rule.rule_id, shape_orders[rule.rule_id])
+    assert sorted(shape_orders) == sorted(r.rule_id for r in base.rules)
