@@ -64,9 +64,11 @@ def data_warnings(reasoning: Reasoning) -> list[Problem]:
             if row["waiting"]:
                 shown.append(f"{_number(row['waiting'])} requests waiting")
             telemetry = f" ({', '.join(shown)})" if shown else ""
+            headroom = float(row["headroom"].value)
+            withheld = "; the over-provisioning finding is withheld" if headroom >= 3 else ""
             problems[warning] = Problem(
                 f"telemetry shows the pool saturated{telemetry}, but at the stated load it has "
-                f"{_number(row['headroom'])} × the capacity it needs; the over-provisioning finding is withheld",
+                f"{headroom:g} × the capacity it needs{withheld}",
                 where, element=element, severity="warning", code="unexplained-saturation",
                 fix="check the arrivalRateRps and output lengths of the workloads it serves (the stated demand is "
                     "probably too low) and how many replicas actually serve")

@@ -159,10 +159,15 @@ class Pool:
         if self.tp == 1 or not self.models_collectives():
             return 0.0
         link = self.interconnect
-        bandwidth = link.scale_out_gbps if self.crosses_scale_up() and link.scale_out_gbps else link.peer_gbps
-        if not bandwidth:
-            return 0.0
-        return all_reduce_gb(self.model, self.tp, 1) / bandwidth * 1000
+        if not (self.crosses_scale_up() and link.scale_out_gbps):
+            return all_reduce_gb(self.model, self.tp, 1) / link.peer_gbps * 1000 if link.peer_gbps else 0.0
+        # Hierarchical: reduce inside each of N domains (g ranks each) over the peer links, exchange between
+        # domains over the g ranks' NICs together.
+        domains = math.ceil(self.tp / link.domain)
+        ranks = self.tp / domains
+        inside = all_reduce_gb(self.model, ranks, 1) / link.peer_gbps * 1000 if link.peer_gbps and ranks > 1 else 0.0
+        across = all_reduce_gb(self.model, domains, 1) / (ranks * link.scale_out_gbps) * 1000
+        return inside + across
 
     # --- prefill ----------------------------------------------------------------------------------------------
     def prefill_tflop(self, n: int) -> float:

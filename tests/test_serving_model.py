@@ -214,12 +214,17 @@ def test_tensor_parallel_over_two_hgx_nodes_crosses_the_scale_up_domain():
     assert got["scaleUpDomainAccelerators"] == 8
     assert got["tensorParallelCrossesScaleUp"] == "true"
     tokens = got["collectiveTokens"]
-    volume = all_reduce_gb(Model(405, 126, 8, 128, "bf16", "bf16", hidden=16384), 16, tokens)
+    model = Model(405, 126, 8, 128, "bf16", "bf16", hidden=16384)
     nvlink = catalog("H100-SXM")["scaleUpBandwidthGBps"]
     nic = catalog("IB-NDR")["bandwidthGBps"]  # 8 NICs for 8 GPUs: one NDR port each
     # 2 all-reduces per layer, 60 µs each across nodes, 20 µs inside an NVLink domain (our calibration).
-    across = 2 * 126 * 60 / 1000 + volume / nic * 1000
-    inside = 2 * 126 * 20 / 1000 + volume / nvlink * 1000
+    # Across the two nodes: reduce among each node's 8 ranks over NVLink, then exchange between the 2 nodes over
+    # all 8 NICs of a node at once (2 × 1/2 of the message through 8 × 50 GB/s).
+    per_token_bytes = 2 * 126 * 16384 * 2  # two all-reduces per layer of one token's bf16 activation
+    intra = per_token_bytes * 2 * 7 / 8 / (nvlink * 1e9)
+    inter = per_token_bytes * 2 * 1 / 2 / (8 * nic * 1e9)
+    across = 2 * 126 * 60 / 1000 + tokens * (intra + inter) * 1000
+    inside = 2 * 126 * 20 / 1000 + all_reduce_gb(model, 16, tokens) / nvlink * 1000
     assert got["tensorCollectiveMs"] == pytest.approx(across, rel=1e-3)
     assert got["tensorCrossingExtraMs"] == pytest.approx(across - inside, rel=1e-3)
 
