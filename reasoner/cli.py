@@ -117,7 +117,7 @@ def limited(command):
     """Give a command `--timeout` and `--max-memory`, and run it in a child process under those limits."""
     signature = inspect.signature(command)
     extra = [inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, annotation="float", default=typer.Option(
-                 DEFAULT_TIMEOUT, "--timeout", min=0, metavar="SECONDS", help="Stop after this many seconds (0: no limit).")),
+                 DEFAULT_TIMEOUT, "--timeout", min=0, max=1e6, metavar="SECONDS", help="Stop after this many seconds (0: no limit).")),
              inspect.Parameter("max_memory", inspect.Parameter.KEYWORD_ONLY, annotation="str", default=typer.Option(
                  None, "--max-memory", metavar="SIZE", show_default="half the machine's memory",
                  help="Stop when the command's address space passes this size, e.g. 8G or 512M (0: no limit)."))]

@@ -29,7 +29,7 @@ from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import ScalarNode, SequenceNode
 
 from . import resources
 from .problems import InputError, Location, Problem
@@ -65,6 +65,32 @@ NUMERIC = {XSD + t for t in ("integer", "decimal", "double", "float", "int", "lo
 LEXICAL_HINTS = {XSD + "integer": "a whole number", XSD + "decimal": "a decimal number such as 12.5",
                  XSD + "double": "a number such as 12.5 or 1.2E3", XSD + "boolean": "true or false",
                  XSD + "dateTime": "a date and time such as 2025-01-31T12:00:00Z", XSD + "date": "a date such as 2025-01-31"}
+
+
+def _too_deep() -> tuple[str, str, str]:
+    """(message, code, fix) of a limit refusal; the same words wherever the limit is met."""
+    return (f"the document is nested more than {MAX_DEPTH} levels deep", "too-deep",
+            "flatten it: the description format needs at most five levels.")
+
+
+def _too_many_digits(digits: int) -> tuple[str, str, str]:
+    return (f"a number of {digits:,} digits; at most {MAX_NUMBER_DIGITS} are allowed", "too-long",
+            "write the quantity in the unit its key names.")
+
+
+def _too_long(characters: int) -> tuple[str, str, str]:
+    return (f"a value of {characters:,} characters; at most {MAX_STRING_CHARS:,} are allowed", "too-long",
+            "shorten it.")
+
+
+def _too_many_items(items: int) -> tuple[str, str, str]:
+    return (f"a list of {items:,} items; at most {MAX_LIST_ITEMS:,} are allowed", "too-long",
+            "describe identical elements once, with 'count'.")
+
+
+def _refusal(kind: tuple[str, str, str], location: Location, **where) -> Problem:
+    message, code, fix = kind
+    return Problem(message, location, code=code, fix=fix, **where)
 
 
 class _QuietIllTypedLiterals(logging.Filter):
@@ -178,9 +204,9 @@ def _safe_name(name: str) -> str:
 class _Refused(MarkedYAMLError):
     """A YAML construct the format refuses, with where it is and what to do instead."""
 
-    def __init__(self, problem: str, mark, code: str, fix: str):
-        super().__init__(problem=problem, problem_mark=mark)
-        self.code, self.fix = code, fix
+    def __init__(self, kind: tuple[str, str, str], mark):
+        super().__init__(problem=kind[0], problem_mark=mark)
+        self.kind = kind
 
 
 class _BoundedComposer(Composer):
@@ -205,30 +231,27 @@ class _BoundedComposer(Composer):
             self.alias_mark = event.start_mark
             return super().compose_node(parent, index)
         if self.nesting >= MAX_DEPTH:
-            raise _Refused(f"the document is nested more than {MAX_DEPTH} levels deep", event.start_mark,
-                           "too-deep", "flatten it: the description format needs at most five levels.")
+            raise _Refused(_too_deep(), event.start_mark)
         self.nesting += 1
         try:
             node = super().compose_node(parent, index)
         finally:
             self.nesting -= 1
         if isinstance(node, SequenceNode) and len(node.value) > MAX_LIST_ITEMS:
-            raise _Refused(f"a list of {len(node.value):,} items; at most {MAX_LIST_ITEMS:,} are allowed",
-                           node.start_mark, "too-long", "describe identical elements once, with 'count:'.")
+            raise _Refused(_too_many_items(len(node.value)), node.start_mark)
         return node
 
     def return_alias(self, node):
         if node.end_mark is None:  # the alias sits inside the node it names
-            raise _Refused("a recursive alias (it repeats a node that contains it)", self.alias_mark,
-                           "yaml-alias", "remove the alias, or point it at a node outside its own anchor.")
+            raise _Refused(("a recursive alias (it repeats a node that contains it)", "yaml-alias",
+                            "remove the alias, or point it at a node outside its own anchor."), self.alias_mark)
         size, depth = self._measure(node)
         self.alias_nodes += size
         if self.alias_nodes > MAX_ALIAS_NODES:
-            raise _Refused(f"YAML aliases expand the document by more than {MAX_ALIAS_NODES:,} nodes",
-                           self.alias_mark, "yaml-alias", "write the repeated parts out, or repeat them less.")
+            raise _Refused((f"YAML aliases expand the document by more than {MAX_ALIAS_NODES:,} nodes", "yaml-alias",
+                            "write the repeated parts out, or repeat them less."), self.alias_mark)
         if self.nesting + depth > MAX_DEPTH:
-            raise _Refused(f"this alias nests the document more than {MAX_DEPTH} levels deep", self.alias_mark,
-                           "too-deep", "flatten it: the description format needs at most five levels.")
+            raise _Refused(_too_deep(), self.alias_mark)
         return node
 
     def _measure(self, node) -> tuple[int, int]:
@@ -252,8 +275,8 @@ class _StrictConstructor(RoundTripConstructor):
 
     def construct_refused(self, node):
         tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
-        raise _Refused(f"the YAML tag '{tag}' is not supported in a description", node.start_mark, "yaml-tag",
-                       "remove the tag: write the value as a plain string, number, list or mapping.")
+        raise _Refused((f"the YAML tag '{tag}' is not supported in a description", "yaml-tag",
+                        "remove the tag: write the value as a plain string, number, list or mapping."), node.start_mark)
 
     def construct_yaml_timestamp(self, node, values=None):
         return self.construct_scalar(node)  # `2025-01-31` is a string to the format, not a Python date
@@ -283,11 +306,6 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _json_syntax_problem(exc: json.JSONDecodeError, source: str) -> InputError:
-    return InputError([Problem(f"JSON syntax error: {exc.msg}", Location(source, exc.lineno, exc.colno),
-                               code="syntax", fix="correct the JSON at that position.")])
-
-
 def _line_of(text: str, needle: str) -> int | None:
     at = text.find(needle)
     return text.count("\n", 0, at) + 1 if at >= 0 else None
@@ -299,35 +317,33 @@ def _read_json(text: str, source: str, keep_numbers: bool = False):
     With `keep_numbers` integers stay strings (a syntax check only: the YAML reader reports long ones).
     """
 
-    def refuse(token: str, message: str, code: str, fix: str):
-        raise InputError([Problem(message, Location(source, _line_of(text, token)), code=code, fix=fix)])
+    def refuse(token: str, kind: tuple[str, str, str]):
+        raise InputError([_refusal(kind, Location(source, _line_of(text, token)))])
 
     def constant(name: str):
-        refuse(name, f"'{name}' is not a JSON number", "not-finite", "write a finite number.")
+        refuse(name, (f"'{name}' is not a JSON number", "not-finite", "write a finite number."))
 
     def integer(digits: str):
         if keep_numbers:
             return digits
         if len(digits.lstrip("-")) > MAX_NUMBER_DIGITS:
-            refuse(digits, f"a number of {len(digits.lstrip('-')):,} digits; at most {MAX_NUMBER_DIGITS} are allowed",
-                   "too-long", "write the quantity in the unit its key names.")
+            refuse(digits, _too_many_digits(len(digits.lstrip("-"))))
         return int(digits)
 
     def real(written: str):
         value = float(written)
         if not math.isfinite(value):
-            refuse(written, f"'{_shorten(written)}' is too large to be a number", "not-finite",
-                   "write the quantity in the unit its key names.")
+            refuse(written, (f"'{_shorten(written)}' is too large to be a number", "not-finite",
+                             "write the quantity in the unit its key names."))
         return value
 
     try:
         return json.loads(text, parse_constant=constant, parse_int=integer, parse_float=str if keep_numbers else real)
     except json.JSONDecodeError as exc:
-        raise _json_syntax_problem(exc, source) from None
+        raise InputError([Problem(f"JSON syntax error: {exc.msg}", Location(source, exc.lineno, exc.colno),
+                                  code="syntax", fix="correct the JSON at that position.")]) from None
     except RecursionError:
-        raise InputError([Problem(f"the document is nested more than {MAX_DEPTH} levels deep",
-                                  Location(source, _deep_line(text)), code="too-deep",
-                                  fix="flatten it: the description format needs at most five levels.")]) from None
+        raise InputError([_refusal(_too_deep(), Location(source, _deep_line(text)))]) from None
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
@@ -355,8 +371,7 @@ def _parse_tree(text: str, source: str, fmt: str):
         return _yaml().load(io.StringIO(text))
     except _Refused as exc:
         mark = exc.problem_mark
-        raise InputError([Problem(exc.problem, Location(source, mark.line + 1, mark.column + 1), code=exc.code,
-                                  fix=exc.fix)]) from None
+        raise InputError([_refusal(exc.kind, Location(source, mark.line + 1, mark.column + 1))]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -487,22 +502,20 @@ class _TreeReader:
         if isinstance(value, bool) or value is None:
             return value
         if isinstance(value, _LongNumber):
-            digits = sum(c.isdigit() for c in value)
-            self.problem(f"a number of {digits:,} digits; at most {MAX_NUMBER_DIGITS} are allowed", where,
-                         element_id, key, code="too-long", fix="write the quantity in the unit its key names.")
+            self.problems.append(_refusal(_too_many_digits(sum(c.isdigit() for c in value)), where,
+                                          element=element_id, key=key))
             return None
         if isinstance(value, int):
             return str(value)
         if isinstance(value, float):
             if not math.isfinite(value):
-                self.problem(f"'{value}' is not a finite number", where, element_id, key, code="not-finite",
+                self.problem(f"not a finite number (it reads as {value})", where, element_id, key, code="not-finite",
                              fix="write a finite number, or leave the key out if the value is unknown.")
                 return None
             return format(Decimal(repr(value)), "f")
         if isinstance(value, str):
             if len(value) > MAX_STRING_CHARS:
-                self.problem(f"a value of {len(value):,} characters; at most {MAX_STRING_CHARS:,} are allowed",
-                             where, element_id, key, code="too-long", fix="shorten it.")
+                self.problems.append(_refusal(_too_long(len(value)), where, element=element_id, key=key))
                 return None
             return str(value)
         self.problem(f"unsupported value of type {type(value).__name__}", where, element_id, key,
@@ -633,22 +646,17 @@ def _check_json_limits(document, text: str, source: str) -> None:
     while stack:
         node, path, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise InputError([Problem(f"the document is nested more than {MAX_DEPTH} levels deep",
-                                      Location(source, _deep_line(text)), element=path or None, code="too-deep",
-                                      fix="flatten it: the description format needs at most five levels.")])
+            raise InputError([_refusal(_too_deep(), Location(source, _deep_line(text)), element=path or None)])
         if isinstance(node, list):
             if len(node) > MAX_LIST_ITEMS:
-                raise InputError([Problem(f"a list of {len(node):,} items; at most {MAX_LIST_ITEMS:,} are allowed",
-                                          Location(source), element=path, code="too-long",
-                                          fix="describe identical elements once, with 'count'.")])
+                raise InputError([_refusal(_too_many_items(len(node)), Location(source), element=path or None)])
             stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node))
         elif isinstance(node, dict):
             stack.extend((key, path, depth) for key in node)
             stack.extend((value, f"{path}.{key}" if path else key, depth + 1) for key, value in node.items())
         elif isinstance(node, str) and len(node) > MAX_STRING_CHARS:
-            raise InputError([Problem(f"a string of {len(node):,} characters; at most {MAX_STRING_CHARS:,} are "
-                                      "allowed", Location(source, _line_of(text, node[:200])), element=path or None,
-                                      code="too-long", fix="shorten it.")])
+            raise InputError([_refusal(_too_long(len(node)), Location(source, _line_of(text, node[:200])),
+                                       element=path or None)])
 
 
 def _load_jsonld(text: str, source: str, stem: str) -> Description:
@@ -755,25 +763,21 @@ def _check_literals(description: Description) -> None:
         if key not in verdicts:
             verdicts[key] = _literal_problem(*key)
         if verdicts[key] is not None:
-            message, code, fix = verdicts[key]
-            description.problems.append(Problem(
-                message, description.location_of(t.subject.value, t.predicate.value) or Location(description.source),
-                element=description.element_name(t.subject.value), key=vocabulary().key_for(t.predicate.value),
-                code=code, fix=fix))
+            where = description.location_of(t.subject.value, t.predicate.value) or Location(description.source)
+            description.problems.append(_refusal(verdicts[key], where, element=description.element_name(
+                t.subject.value), key=vocabulary().key_for(t.predicate.value)))
 
 
 def _literal_problem(value: str, datatype: str) -> tuple[str, str, str] | None:
     """(message, code, fix) when a literal is unusable, else None."""
     if len(value) > MAX_STRING_CHARS:
-        return (f"a value of {len(value):,} characters; at most {MAX_STRING_CHARS:,} are allowed", "too-long",
-                "shorten it.")
+        return _too_long(len(value))
     if not datatype.startswith(XSD) or datatype == XSD + "string":
         return None
     name = "xsd:" + datatype[len(XSD):]
     digits = sum(c.isdigit() for c in value) if datatype in NUMERIC else 0
     if digits > MAX_NUMBER_DIGITS:
-        return (f"a number of {digits:,} digits; at most {MAX_NUMBER_DIGITS} are allowed", "too-long",
-                "write the quantity in the unit its key names.")
+        return _too_many_digits(digits)
     literal = rdflib_literal(value, datatype)
     if literal.ill_typed:
         return (f"'{_shorten(value)}' is not a valid {name}", "ill-typed-literal",
@@ -820,12 +824,12 @@ def _check_terms(description: Description) -> None:
             if not isinstance(term, ox.NamedNode) or term.value in seen:
                 continue
             iri = term.value
-            where = description.location_of(t.subject.value, t.predicate.value) or Location(description.source)
             if iri.startswith(resources.SAI) and iri not in known:
                 name = iri[len(resources.SAI):]
                 if name in already:
                     continue
                 seen.add(iri)
+                where = description.location_of(t.subject.value, t.predicate.value) or Location(description.source)
                 if position == "predicate":
                     hint = did_you_mean(name, property_names)
                     message = f"unknown property '{_shorten(name)}' (not defined by the SORT-AI ontology)"
@@ -842,7 +846,8 @@ def _check_terms(description: Description) -> None:
                     continue
                 seen.add(iri)
                 description.problems.append(Problem(
-                    f"unknown catalog entry '{_shorten(name)}'", where,
+                    f"unknown catalog entry '{_shorten(name)}'",
+                    description.location_of(t.subject.value, t.predicate.value) or Location(description.source),
                     element=description.element_name(t.subject.value), key=vocab.key_for(t.predicate.value),
                     fix=did_you_mean(name, catalog_entries) or "see the catalog.",
                     code="unknown-catalog-name", value=name))

@@ -13,6 +13,7 @@ the parent when the child is done.
 
 from __future__ import annotations
 
+import faulthandler
 import io
 import multiprocessing
 import os
@@ -38,7 +39,7 @@ def parse_size(text: str) -> int:
     match = SIZE.match(str(text))
     if not match:
         raise ValueError(f"'{text}' is not a size: write e.g. 8G, 512M or 0 for no limit")
-    return int(float(match.group(1)) * UNITS[match.group(2).upper()])
+    return min(int(float(match.group(1)) * UNITS[match.group(2).upper()]), 1 << 62)  # more is no limit
 
 
 def default_memory() -> int:
@@ -66,11 +67,10 @@ def run_limited(work: Callable[[], int], timeout: float, max_memory: int) -> int
     child.start()
     sender.close()
     try:
-        ready = wait([receiver, child.sentinel], timeout or None)
-        if not ready:
+        if not wait([receiver, child.sentinel], timeout or None):
             raise LimitExceeded("time", timeout)
         try:
-            code, out, err = receiver.recv()
+            outcome, value, out, err = receiver.recv()
         except EOFError:  # the child died without a word: killed, or aborted by a failed allocation
             child.join()
             if max_memory and child.exitcode in (-signal.SIGABRT, -signal.SIGKILL):
@@ -83,28 +83,33 @@ def run_limited(work: Callable[[], int], timeout: float, max_memory: int) -> int
         receiver.close()
     sys.stdout.write(out)
     sys.stderr.write(err)
-    if code is None:
+    if outcome == "memory":
         raise LimitExceeded("memory", max_memory)
-    return code
+    if outcome == "failed":
+        raise RuntimeError(value)
+    return value
 
 
 def _child(work: Callable[[], int], sender, max_memory: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the child
     os.environ["RUST_BACKTRACE"] = "0"  # a failed allocation in Oxigraph: one line, not a backtrace
-    if max_memory:
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (max_memory if hard == resource.RLIM_INFINITY
-                                                else min(max_memory, hard), hard))
+    faulthandler.disable()  # nor a Python stack dump, where PYTHONFAULTHANDLER or pytest enabled one
     captured = {name: io.StringIO() for name in ("stdout", "stderr") if not _has_fd(getattr(sys, name))}
     for name, buffer in captured.items():
         setattr(sys, name, buffer)
     try:
-        code = work()
+        if max_memory:
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            resource.setrlimit(resource.RLIMIT_AS, (min(max_memory, hard) if hard != resource.RLIM_INFINITY
+                                                    else max_memory, hard))
+        outcome, value = "done", work()
     except MemoryError:
-        code = None
+        outcome, value = "memory", None
+    except BaseException as exc:  # noqa: BLE001 — `work` words its own errors; this is the machinery failing
+        outcome, value = "failed", f"{type(exc).__name__}: {exc}"
     sys.stdout.flush()
     sys.stderr.flush()
-    sender.send((code, *(captured[n].getvalue() if n in captured else "" for n in ("stdout", "stderr"))))
+    sender.send((outcome, value, *(captured[n].getvalue() if n in captured else "" for n in ("stdout", "stderr"))))
     sender.close()
 
 

@@ -25,6 +25,18 @@ NAMED = {case.name: case for case in named_cases()}
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def warm_caches():
+    """Each command runs in a forked child, which inherits what this process has loaded: load it once."""
+    from sortai.reasoner.description import load_file
+    from sortai.reasoner.engine import infer
+    from sortai.reasoner.validation import validate
+
+    description = load_file(EXAMPLES / "homogeneous-h100" / "description.yaml")
+    validate(description)
+    infer(description)
+
+
 def diagnose(case: Case, tmp_path, *extra):
     path = tmp_path / case.name
     path.write_bytes(case.data)
