@@ -32,6 +32,7 @@ from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import ScalarNode, SequenceNode
 
 from . import resources
+from .expansion import expand
 from .problems import InputError, Location, Problem
 from .vocabulary import RDF_TYPE, XSD, Suggester, vocabulary
 
@@ -116,6 +117,8 @@ class Description:
     element_locations: dict[str, Location] = field(default_factory=dict)
     key_locations: dict[tuple[str, str], Location] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Facts filled in from a named catalog entry (instance type, published model): triple → the entry's IRI.
+    filled_from: dict[ox.Triple, str] = field(default_factory=dict)
 
     def element_name(self, iri: str) -> str:
         """How the user wrote an element: its id relative to the description, else the IRI."""
@@ -734,6 +737,7 @@ def _finish(description: Description) -> Description:
     _check_not_empty(description, typed)
     _check_literals(description)
     _check_terms(description)
+    expand(description)
     return description
 
 

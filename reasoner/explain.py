@@ -86,6 +86,14 @@ class Explainer:
     def origin(self, triple: ox.Triple) -> tuple[str, dict | None]:
         store = self.reasoning.store
         graphs = {q.graph_name for q in store.quads_for_pattern(triple.subject, triple.predicate, triple.object, None)}
+        entry = self.description.filled_from.get(triple)
+        if entry is not None:
+            source = {"entry": self.term(ox.NamedNode(entry)), "source": source_of(entry),
+                      "filled into": self.description.element_name(triple.subject.value)}
+            where = self.description.location_of(triple.subject.value, triple.predicate.value)
+            if where and where.line:
+                source["file"], source["line"] = self.description.source, where.line
+            return "catalog", source
         if self.reasoning.asserted_graph in graphs:
             where = self.description.location_of(triple.subject.value, triple.predicate.value)
             source = {"file": self.description.source}

@@ -23,7 +23,9 @@ ONTOLOGY_MODULES = (
     "sortai-reasoning.ttl",
     "sortai.ttl",
 )
-CATALOG_MODULE = "sortai-catalog.ttl"
+CATALOG_MODULE = "sortai-catalog.ttl"  # hardware: accelerators, link types, MIG profiles
+# Every catalog module: hardware, cloud instance types, published models. One catalog graph holds them all.
+CATALOG_MODULES = (CATALOG_MODULE, "sortai-catalog-cloud.ttl", "sortai-catalog-models.ttl")
 
 
 def ontology_dir() -> Path:
@@ -55,7 +57,7 @@ def ontology_triples() -> tuple[ox.Triple, ...]:
 
 @cache
 def catalog_triples() -> tuple[ox.Triple, ...]:
-    return tuple(_parse_turtle(ontology_dir() / CATALOG_MODULE))
+    return tuple(t for name in CATALOG_MODULES for t in _parse_turtle(ontology_dir() / name))
 
 
 @cache

@@ -13,7 +13,7 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from sortai.reasoner import resources
 
 SAI = rdflib.Namespace(resources.SAI)
-ONTOLOGY_FILES = list(resources.ONTOLOGY_MODULES) + [resources.CATALOG_MODULE]
+ONTOLOGY_FILES = list(resources.ONTOLOGY_MODULES) + list(resources.CATALOG_MODULES)
 DECLARATION_TYPES = {OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty,
                      OWL.NamedIndividual}
 OURS = (resources.SAI, resources.CAT, resources.AID)

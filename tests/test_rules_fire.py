@@ -74,7 +74,7 @@ CASES = {
     "C19": ((X, [], "request-router"), (X, [("set", "controlLoops[*].timescaleMs", 50)], "request-router")),
     "M01": ((D, [], "prefill-to-decode-kv"), (H, [], "")),
     "S01": ((X, [], "llama70b-mixed"), (X, [("set", "measurements[tpot-p99].value", 50)], "llama70b-mixed")),
-    "S02": ((X, [("set", "measurements[pool-compute-utilization].value", 45), ("add", "measurements", {"id": "pool-memory-bandwidth", "metric": "memory-bandwidth-utilization",
+    "S02": ((X, [("set", "measurements[pool-compute-utilization].value", 45), ("add", "measurements", {"id": "pool-memory-bandwidth", "metric": "dram-active",
                                           "component": "llama70b-mixed", "value": 93, "unit": "percent"})], "llama70b-mixed"),
             (X, [], "llama70b-mixed")),
     "S03": ((O, [], "llama405b-serving"), (O, [("set", "measurements[throughput-at-1024].value", 1000000)], "llama405b-serving")),
