@@ -277,15 +277,21 @@ class _StrictConstructor(RoundTripConstructor):
     """Plain data only: refuses tags that would put Python objects in the graph, keeps dates as written."""
 
     def construct_refused(self, node):
-        tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
-        raise _Refused((f"the YAML tag '{tag}' is not supported in a description", "yaml-tag",
+        raise _Refused((f"the YAML tag '{_tag_name(node)}' is not supported in a description", "yaml-tag",
                         "remove the tag: write the value as a plain string, number, list or mapping."), node.start_mark)
+
+    def construct_non_recursive_object(self, node, tag=None):
+        try:
+            return super().construct_non_recursive_object(node, tag)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):  # ruamel.yaml on e.g. `!!int abc`
+            raise _Refused((f"the value does not fit its tag '{_tag_name(node)}'", "yaml-tag",
+                            "remove the tag, or write a value of that type."), node.start_mark) from None
 
     def construct_yaml_timestamp(self, node, values=None):
         return self.construct_scalar(node)  # `2025-01-31` is a string to the format, not a Python date
 
     def construct_yaml_int(self, node):
-        if sum(c.isdigit() for c in node.value) > MAX_NUMBER_DIGITS:
+        if isinstance(node, ScalarNode) and sum(c.isdigit() for c in node.value) > MAX_NUMBER_DIGITS:
             return _LongNumber(node.value)  # Python refuses int() past 4,300 digits; the reader reports it
         return super().construct_yaml_int(node)
 
@@ -295,6 +301,10 @@ for _tag, _method in (("binary", "construct_refused"), ("set", "construct_refuse
                      ("int", "construct_yaml_int")):
     _StrictConstructor.add_constructor(f"tag:yaml.org,2002:{_tag}", getattr(_StrictConstructor, _method))
 _StrictConstructor.add_constructor(None, _StrictConstructor.construct_refused)  # any other tag, e.g. `!foo`
+
+
+def _tag_name(node) -> str:
+    return str(node.tag).replace("tag:yaml.org,2002:", "!!")
 
 
 class _LongNumber(str):

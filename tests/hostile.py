@@ -21,10 +21,13 @@ from pathlib import Path
 import pyoxigraph as ox
 from ruamel.yaml import YAML
 
+from .conftest import MINIMAL as _MINIMAL
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*/description.yaml"))
 CONTEXT_IRI = "https://w3id.org/sortai/context.jsonld"
 SEED = 10
+MINIMAL = _MINIMAL.lstrip("\n")
 
 
 @dataclass(frozen=True)
@@ -33,22 +36,6 @@ class Case:
     data: bytes
 
 
-MINIMAL = """id: mini
-environments:
-  - {id: dc1, kind: on-prem}
-clusters:
-  - {id: c1, environment: dc1}
-nodes:
-  - id: gpu-nodes
-    cluster: c1
-    count: 4
-    accelerator: H100-SXM
-    acceleratorsPerNode: 8
-models:
-  - {id: llama-8b, parametersB: 8, layers: 32, kvHeads: 8, headDim: 128, weightDtype: bf16, kvDtype: bf16}
-pools:
-  - {id: serve, role: colocated, model: llama-8b, hostedOn: [gpu-nodes], tensorParallel: 1}
-"""
 TTL_PREFIXES = ("@prefix sai: <https://w3id.org/sortai/ontology#> .\n"
                 "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n")
 
@@ -57,8 +44,7 @@ def _alias_bomb(levels: int = 9, width: int = 9) -> str:
     """Chained anchors, each a list of `width` aliases of the previous one, used as `hostedOn: *l8`."""
     anchors = "".join(f"    x{i}: &l{i} [" + ", ".join([f"*l{i - 1}" if i else "gpu-nodes"] * width) + "]\n"
                       for i in range(levels))
-    return MINIMAL.replace("  - {id: serve, role: colocated, model: llama-8b, hostedOn: [gpu-nodes], tensorParallel: 1}\n",
-                           f"  - id: serve\n    role: colocated\n{anchors}    hostedOn: *l{levels - 1}\n")
+    return MINIMAL.replace("    hostedOn: [gpu-nodes]\n", f"{anchors}    hostedOn: *l{levels - 1}\n")
 
 
 def _merge_bomb(levels: int = 6, width: int = 20) -> str:
@@ -89,20 +75,21 @@ def named_cases() -> list[Case]:
         "huge-integer.jsonld": jsonld_node % (CONTEXT_IRI, '"nodes": [{"id": "a", "count": ' + "9" * 5000 + "}]"),
         "huge-integer.ttl": TTL_PREFIXES + "<f> a sai:Deployment ; sai:hasNode <n> .\n<n> sai:replicaCount "
                             + "9" * 5000 + " .\n",
-        "huge-string.yaml": MINIMAL.replace("kind: on-prem}", "kind: on-prem, label: " + "a" * (10 * 1024 * 1024) + "}"),
-        "long-line.yaml": MINIMAL.replace("kind: on-prem}", "kind: on-prem, label: " + "a" * 200_000 + "}"),
+        "huge-string.yaml": MINIMAL.replace("kind: on-prem\n", "kind: on-prem\n    label: " + "a" * (10 * 1024 * 1024) + "\n"),
+        "long-line.yaml": MINIMAL.replace("kind: on-prem\n", "kind: on-prem\n    label: " + "a" * 200_000 + "\n"),
         "huge-string.jsonld": jsonld_node % (CONTEXT_IRI, '"label": "' + "a" * (10 * 1024 * 1024) + '"'),
         "long-string.ttl": TTL_PREFIXES + '<f> a sai:Deployment ; sai:label "' + "a" * 200_000 + '" .\n',
         "long-list.jsonld": jsonld_node % (CONTEXT_IRI, '"label": [' + ", ".join(['"a"'] * 100_001) + "]"),
         "alias-bomb.yaml": _alias_bomb(),
         "recursive-alias.yaml": MINIMAL + "label: &a [*a]\n",
         "merge-bomb.yaml": MINIMAL + _merge_bomb(),
-        "binary-tag.yaml": MINIMAL.replace("kind: on-prem}", "kind: on-prem, label: !!binary aGVsbG8=}"),
+        "binary-tag.yaml": MINIMAL.replace("kind: on-prem\n", "kind: on-prem\n    label: !!binary aGVsbG8=\n"),
         "set-tag.yaml": MINIMAL + "description: !!set {a, b}\n",
         "omap-tag.yaml": MINIMAL + "description: !!omap [a: 1, b: 2]\n",
-        "custom-tag.yaml": MINIMAL.replace("kind: on-prem}", "kind: !foo on-prem}"),
+        "custom-tag.yaml": MINIMAL.replace("kind: on-prem\n", "kind: !foo on-prem\n"),
         "python-tag.yaml": MINIMAL + "description: !!python/object/apply:os.system ['true']\n",
-        "date.yaml": MINIMAL.replace("kind: on-prem}", "kind: on-prem, label: 2001-12-14}"),
+        "mistyped-tag.yaml": MINIMAL.replace("model: llama-8b\n", "model: !!float llama-8b\n"),
+        "date.yaml": MINIMAL.replace("kind: on-prem\n", "kind: on-prem\n    label: 2001-12-14\n"),
         "ill-typed.ttl": TTL_PREFIXES + '<f> a sai:Deployment ; sai:hasNode <n> .\n'
                          '<n> sai:replicaCount "abc"^^xsd:integer ; sai:acceleratorsPerNode "yes"^^xsd:boolean ;'
                          ' sai:label "x"^^xsd:dateTime .\n',
@@ -173,7 +160,7 @@ def _mutate_tree(tree, rng: random.Random) -> str:
         container[_typo(str(key), rng)] = container.pop(key)
     elif kind == "nest":
         value = container[key]
-        for _ in range(rng.choice([5, 40, 100])):
+        for _ in range(rng.choice([5, 40, 300])):
             value = rng.choice([[value], {"x": value}])
         container[key] = value
     elif kind == "duplicate" and isinstance(container, list):
@@ -207,7 +194,8 @@ def _mutate_text(text: str, rng: random.Random, yaml: bool) -> tuple[bytes, str]
     elif kind == "repeat-line":
         lines[i:i] = [lines[i]] * rng.choice([2, 100])
     elif kind == "digits":
-        lines[i] = "".join(rng.choice(["9" * 400, "-0", ".5e9999", "NaN"]) if c.isdigit() else c for c in lines[i])
+        lines[i] = "".join(rng.choice(["9" * 5000, "9" * 400, "-0", ".5e9999", "NaN", ".inf"]) if c.isdigit() else c
+                           for c in lines[i])
     elif kind == "tag":
         lines[i] = lines[i].replace(": ", ": " + rng.choice(["!!binary ", "!!set ", "!x ", "!!str ", "!!float ",
                                                                "!!python/name:os.system ", "!!timestamp "]), 1)
@@ -284,5 +272,8 @@ def _dump_yaml(tree) -> bytes:
     import io
 
     out = io.StringIO()
-    YAML(typ="safe", pure=True).dump(tree, out)
+    try:
+        YAML(typ="safe", pure=True).dump(tree, out)
+    except RecursionError:  # ruamel.yaml's writer recurses; JSON is YAML too
+        return json.dumps(tree, default=str).encode("utf-8", "surrogatepass")
     return out.getvalue().encode("utf-8", "surrogatepass")
