@@ -738,14 +738,18 @@ def _finish(description: Description) -> Description:
     ranges = containment_ranges()
     typed = {(t.subject, t.object.value) for t in description.triples if t.predicate.value == RDF_TYPE}
     extra = []
+    literals = set()
     for t in description.triples:
+        if isinstance(t.object, ox.Literal):
+            literals.add(t.object)
+            continue
         cls = ranges.get(t.predicate.value)
         if cls and isinstance(t.object, (ox.NamedNode, ox.BlankNode)) and (t.object, cls) not in typed:
             typed.add((t.object, cls))
             extra.append(ox.Triple(t.object, ox.NamedNode(RDF_TYPE), ox.NamedNode(cls)))
     description.triples.extend(extra)
     _check_not_empty(description, typed)
-    _check_literals(description)
+    _check_literals(description, literals)
     _check_terms(description)
     expand(description)
     return description
@@ -766,19 +770,19 @@ def _check_not_empty(description: Description, typed: set) -> None:
                 "sai:hasPool … (examples/README.md §4)."))
 
 
-def _check_literals(description: Description) -> None:
-    """Literals RDF syntaxes let through but the format cannot hold: ill-typed, not finite, too long."""
-    verdicts: dict[tuple[str, str], tuple[str, str, str] | None] = {}
+def _check_literals(description: Description, literals: set[ox.Literal]) -> None:
+    """Literals RDF syntaxes let through but the format cannot hold: ill-typed, not finite, too long.
+
+    Each distinct literal is judged once (a 1M-triple fleet has a few dozen); only a bad one costs a second
+    pass, to find the triples that hold it.
+    """
+    verdicts = {literal: _literal_problem(literal.value, literal.datatype.value) for literal in literals}
+    if not any(verdicts.values()):
+        return
     for t in description.triples:
-        literal = t.object
-        if not isinstance(literal, ox.Literal):
-            continue
-        key = (literal.value, literal.datatype.value)
-        if key not in verdicts:
-            verdicts[key] = _literal_problem(*key)
-        if verdicts[key] is not None:
+        if verdicts.get(t.object) is not None:
             where = description.location_of(t.subject.value, t.predicate.value) or Location(description.source)
-            description.problems.append(_refusal(verdicts[key], where, element=description.element_name(
+            description.problems.append(_refusal(verdicts[t.object], where, element=description.element_name(
                 t.subject.value), key=vocabulary().key_for(t.predicate.value)))
 
 
