@@ -69,6 +69,10 @@ err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 FILE_ARG = typer.Argument(..., help="Description file (.yaml, .yml, .json, .jsonld, .ttl, .nt).")
 INPUT_FORMAT = typer.Option(None, "--input-format", help="Override the format told by the file suffix.")
+TIMEOUT = typer.Option(DEFAULT_TIMEOUT, "--timeout", min=0, max=1e6, metavar="SECONDS",
+                       help="Stop after this many seconds (0: no limit).")
+MAX_MEMORY = typer.Option(None, "--max-memory", metavar="SIZE", show_default="half the machine's memory",
+                          help="Stop when the command's address space passes this size, e.g. 8G or 512M (0: no limit).")
 
 
 @app.callback()
@@ -116,11 +120,8 @@ class Level(str, Enum):
 def limited(command):
     """Give a command `--timeout` and `--max-memory`, and run it in a child process under those limits."""
     signature = inspect.signature(command)
-    extra = [inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, annotation="float", default=typer.Option(
-                 DEFAULT_TIMEOUT, "--timeout", min=0, max=1e6, metavar="SECONDS", help="Stop after this many seconds (0: no limit).")),
-             inspect.Parameter("max_memory", inspect.Parameter.KEYWORD_ONLY, annotation="str", default=typer.Option(
-                 None, "--max-memory", metavar="SIZE", show_default="half the machine's memory",
-                 help="Stop when the command's address space passes this size, e.g. 8G or 512M (0: no limit)."))]
+    extra = [inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, annotation="float", default=TIMEOUT),
+             inspect.Parameter("max_memory", inspect.Parameter.KEYWORD_ONLY, annotation="str", default=MAX_MEMORY)]
 
     @functools.wraps(command)
     def run(*args, timeout: float, max_memory: str | None, **kwargs):
