@@ -5,38 +5,74 @@ Exit codes:
   1  `diagnose --fail-on LEVEL` found a diagnosis at or above LEVEL
   2  the description is invalid: the validation report says what to fix
   3  the input could not be read (missing file, syntax error, unknown format) or the query was refused
-  4  usage error (unknown option value, unknown diagnosis id)
+  4  usage error (unknown command or option, bad option value, unknown diagnosis id)
+  5  a limit stopped the command (--timeout, --max-memory)
+ 70  internal error (a bug)
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from .description import Description, load_file
+from .limits import LimitExceeded, default_memory, parse_size, run_limited, show_size
 from .problems import InputError, Problem
 
-EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_INPUT, EXIT_USAGE = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_INPUT, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5, 70
 PROGRESS_THRESHOLD = 50_000  # triples; below this reasoning is too quick to need a progress display
+DEFAULT_TIMEOUT = 600.0  # seconds; the 1M-triple benchmark fleet diagnoses in about a minute
+UsageError = typer.BadParameter.__base__  # click's, as typer ships it
+
+
+class _Group(TyperGroup):
+    """Usage errors exit 4 (EXIT_USAGE): click's own code for them, 2, means "invalid description" here."""
+
+    def parse_args(self, ctx, args):
+        with _usage_errors():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        with _usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _usage_errors():
+    try:
+        yield
+    except UsageError as exc:
+        exc.exit_code = EXIT_USAGE
+        raise
+
 
 app = typer.Typer(
+    cls=_Group,
     name="sortai",
     help="Diagnose structural instability in heterogeneous AI inference infrastructure (SORT-AI).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out = Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 FILE_ARG = typer.Argument(..., help="Description file (.yaml, .yml, .json, .jsonld, .ttl, .nt).")
 INPUT_FORMAT = typer.Option(None, "--input-format", help="Override the format told by the file suffix.")
+TIMEOUT = typer.Option(DEFAULT_TIMEOUT, "--timeout", min=0, max=1e6, metavar="SECONDS",
+                       help="Stop after this many seconds (0: no limit).")
+MAX_MEMORY = typer.Option(None, "--max-memory", metavar="SIZE", show_default="half the machine's memory",
+                          help="Stop when the command's address space passes this size, e.g. 8G or 512M (0: no limit).")
 
 
 from sortai.importers.cli import app as _import_app  # noqa: E402
@@ -84,6 +120,55 @@ class Level(str, Enum):
     moderate = "moderate"
     high = "high"
     critical = "critical"
+
+
+def limited(command):
+    """Give a command `--timeout` and `--max-memory`, and run it in a child process under those limits."""
+    signature = inspect.signature(command)
+    extra = [inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, annotation="float", default=TIMEOUT),
+             inspect.Parameter("max_memory", inspect.Parameter.KEYWORD_ONLY, annotation="str", default=MAX_MEMORY)]
+
+    @functools.wraps(command)
+    def run(*args, timeout: float, max_memory: str | None, **kwargs):
+        try:
+            memory = default_memory() if max_memory is None else parse_size(max_memory)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--max-memory") from None
+        try:
+            code = run_limited(functools.partial(_exit_code, command, *args, **kwargs), timeout, memory)
+        except LimitExceeded as exc:
+            limit = f"{exc.limit:g} s (--timeout)" if exc.kind == "time" else f"{show_size(exc.limit)} (--max-memory)"
+            err.print(f"stopped: the command reached its {exc.kind} limit of {limit}. Raise the limit, or narrow "
+                      "the query (LIMIT, fewer variables) or the description.", markup=False)
+            code = EXIT_LIMIT
+        raise typer.Exit(code)
+
+    run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *extra])
+    run.__annotations__ = {**command.__annotations__, "timeout": "float", "max_memory": "str"}
+    return run
+
+
+def _exit_code(command, *args, **kwargs) -> int:
+    """Run a command's body and say how it ended, as an exit code (in the child process of `limited`)."""
+    try:
+        command(*args, **kwargs)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except MemoryError:
+        raise  # `run_limited` reports it as the memory limit
+    except Exception as exc:  # noqa: BLE001 — worded by `_failure`, never a traceback
+        return _failure(exc)
+    return EXIT_OK
+
+
+def _failure(exc: Exception) -> int:
+    """Say in one line why a command failed and return its exit code."""
+    if isinstance(exc, InputError):  # e.g. an edited rule file that no longer parses
+        _print_problems(exc.problems)
+        return EXIT_INPUT
+    err.print(f"internal error ({type(exc).__name__}): {exc}. Please report it with the input that caused it.",
+              markup=False)
+    return EXIT_INTERNAL
 
 
 def _print_problems(problems: list[Problem], console: Console = err) -> None:
@@ -138,6 +223,7 @@ def _reason(description: Description):
 
 
 @app.command()
+@limited
 def validate(
     file: Path = FILE_ARG,
     format: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", help="Report format."),
@@ -175,6 +261,7 @@ def validate(
 
 
 @app.command()
+@limited
 def diagnose(
     file: Path = FILE_ARG,
     format: DiagnoseFormat = typer.Option(DiagnoseFormat.text, "--format", "-f", help="Output format."),
@@ -231,6 +318,7 @@ def _diagnosis_table(description: Description, found) -> None:
 
 
 @app.command()
+@limited
 def explain(
     file: Path = FILE_ARG,
     diagnosis: str = typer.Argument(..., help="Diagnosis id as `diagnose` prints it (or a unique part of it)."),
@@ -264,6 +352,7 @@ def explain(
 
 
 @app.command()
+@limited
 def query(
     file: Path = FILE_ARG,
     sparql: str = typer.Argument(..., help="A SPARQL 1.1 query (SELECT, ASK, CONSTRUCT or DESCRIBE)."),
@@ -271,36 +360,42 @@ def query(
     input_format: str = INPUT_FORMAT,
 ) -> None:
     """Query asserted + inferred facts, the ontology and the catalog with SPARQL (read-only)."""
-    from .sparql import GRAPH_FORMATS, RESULT_FORMATS, QueryRefused, run
+    from .sparql import QueryRefused, run
 
     description = _load_valid(file, input_format)
     reasoning = _reason(description)
     try:
         form, results = run(reasoning.store, sparql)
+        answer = _answer(form, results, format, description)
     except QueryRefused as exc:
         _print_problems([exc.problem])
         raise typer.Exit(EXIT_INPUT) from None
-    except (SyntaxError, ValueError, OSError) as exc:
+    except (SyntaxError, ValueError, OSError, RuntimeError) as exc:  # raised by Oxigraph while evaluating
         err.print(f"query failed: {exc}", markup=False)
         raise typer.Exit(EXIT_INPUT) from None
+    if isinstance(answer, str):
+        sys.stdout.write(answer)
+    else:
+        out.print(answer)
+        out.print(f"{answer.row_count} row(s)", markup=False)
+
+
+def _answer(form: str, results, format: QueryFormat, description: Description) -> str | Table:
+    """The whole answer, text or a table: Oxigraph evaluates lazily, so its errors surface here, before output."""
+    from .sparql import GRAPH_FORMATS, RESULT_FORMATS
+
     if form in ("CONSTRUCT", "DESCRIBE"):
         chosen = format.value if format.value in GRAPH_FORMATS else "ttl"
-        sys.stdout.write(results.serialize(format=GRAPH_FORMATS[chosen][0]).decode("utf-8"))
-        return
+        return results.serialize(format=GRAPH_FORMATS[chosen][0]).decode("utf-8")
     if format.value in RESULT_FORMATS:
-        sys.stdout.write(results.serialize(format=RESULT_FORMATS[format.value][0]).decode("utf-8"))
-        return
+        return results.serialize(format=RESULT_FORMATS[format.value][0]).decode("utf-8")
     if form == "ASK":
-        out.print("true" if bool(results) else "false", markup=False)
-        return
+        return "true\n" if bool(results) else "false\n"
     names = [v.value for v in results.variables]
     table = Table(*names)
-    rows = 0
     for solution in results:
         table.add_row(*[_show(solution[n], description) for n in names])
-        rows += 1
-    out.print(table)
-    out.print(f"{rows} row(s)", markup=False)
+    return table
 
 
 def _show(term, description: Description) -> str:
@@ -354,13 +449,8 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except InputError as exc:  # e.g. an edited rule file that no longer parses
-        _print_problems(exc.problems)
-        sys.exit(EXIT_INPUT)
     except Exception as exc:  # noqa: BLE001 — a bug: say so in one line, never a traceback
-        err.print(f"internal error ({type(exc).__name__}): {exc}. Please report it with the input that caused it.",
-                  markup=False)
-        sys.exit(70)
+        sys.exit(_failure(exc))
 
 
 if __name__ == "__main__":

@@ -193,9 +193,10 @@ def _number(term):
     if not isinstance(term, ox.Literal) or term.datatype.value not in NUMERIC:
         return None
     try:
-        return Decimal(term.value)
+        number = Decimal(term.value)
     except InvalidOperation:
         return None
+    return number if not number.is_nan() else None  # NaN compares with nothing (Decimal raises)
 
 
 def _well_formed(term, datatype: str) -> bool:

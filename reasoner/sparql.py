@@ -137,4 +137,10 @@ def query_form(text: str) -> str:
 def run(store: ox.Store, text: str):
     """Run a read-only query over the union of all graphs; returns (form, results)."""
     form = query_form(text)
-    return form, store.query(text, use_default_graph_as_union=True)
+    try:
+        return form, store.query(text, use_default_graph_as_union=True)
+    except (SyntaxError, RuntimeError) as exc:  # Oxigraph refuses what it cannot evaluate, e.g. ex:myFunction()
+        raise QueryRefused(Problem(
+            f"the query cannot be evaluated: {exc}", code="unsupported-query",
+            fix="use SPARQL 1.1 built-in functions and XSD casts (xsd:integer, xsd:decimal, xsd:double, "
+                "xsd:string, xsd:dateTime…); other functions are not available.")) from None

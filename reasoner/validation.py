@@ -10,10 +10,10 @@ import rdflib
 from rdflib.namespace import RDF, SH
 
 from . import resources
-from .description import Description, catalog_names
+from .description import Description, catalog_names, rdflib_literal
 from .problems import Location, Problem
 from .shacl import validate_triples
-from .vocabulary import did_you_mean, vocabulary
+from .vocabulary import Suggester, vocabulary
 
 SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
 
@@ -48,8 +48,15 @@ def validate(description: Description) -> ValidationReport:
     results = validate_triples(str(resources.shapes_path()), [*description.triples, *_background()])
     report = _report_graph(results)
     problems = list(description.problems)
+    # A value the loader already refused (unknown, ill-typed, not finite, dropped) also fails the shapes:
+    # one mistake, reported once, by the loader, which knows what was written.
     reported = {p.value for p in problems if p.value}
-    problems.extend(p for p in _shacl_problems(report, description) if p.value not in reported)
+    refused = {(p.element, p.key) for p in problems if p.key}
+    rendered = set()
+    for p in _shacl_problems(report, description):
+        if p.value not in reported and (p.element, p.key) not in refused and p.render() not in rendered:
+            rendered.add(p.render())  # several constraints of one shape may share its message
+            problems.append(p)
     problems.sort(key=lambda p: ((p.location.line or 0) if p.location else 0, p.element or "", p.key or "",
                                  p.message))
     return ValidationReport(description, problems, report)
@@ -63,8 +70,8 @@ def _rdflib(term):
     if isinstance(term, ox.BlankNode):
         return rdflib.BNode(term.value)
     if term.language:
-        return rdflib.Literal(term.value, lang=term.language)
-    return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
+        return rdflib_literal(term.value, language=term.language)
+    return rdflib_literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
 
 
 def _report_graph(results) -> rdflib.Graph:
@@ -94,6 +101,8 @@ def _report_graph(results) -> rdflib.Graph:
 def _shacl_problems(report: rdflib.Graph, description: Description) -> list[Problem]:
     vocab = vocabulary()
     declared_ids = {str(s)[len(description.base):] for s in _subjects(description)}
+    candidates = sorted(declared_ids)
+    did_you_mean = Suggester()
     problems: list[Problem] = []
     for result in report.subjects(RDF.type, SH.ValidationResult):
         focus = report.value(result, SH.focusNode)
@@ -120,7 +129,7 @@ def _shacl_problems(report: rdflib.Graph, description: Description) -> list[Prob
             if (component == SH.ClassConstraintComponent and isinstance(value, rdflib.URIRef)
                     and str(value).startswith(description.base) and shown_value not in declared_ids):
                 fix = (f"'{shown_value}' is not declared in this description; "
-                       + (did_you_mean(shown_value, declared_ids) or "declare it or correct the reference."))
+                       + (did_you_mean(shown_value, candidates) or "declare it or correct the reference."))
         problems.append(Problem(
             text, description.location_of(focus_iri, path_iri) or Location(description.source), element=_element_label(focus_iri, description),
             key=key, fix=fix, severity=severity, code=_code(component),

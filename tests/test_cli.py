@@ -117,3 +117,46 @@ def test_rdfxml_is_read_like_yaml(tmp_path):
     broken.write_text("<rdf:RDF")
     result = run("validate", str(broken))
     assert result.exit_code == 3 and "RDF/XML syntax error" in result.output and "Traceback" not in result.output
+
+
+def test_usage_errors_exit_4_never_the_invalid_description_code():
+    assert run("valdate", CONTROL).exit_code == 4
+    assert run("validate", "--bogus", CONTROL).exit_code == 4
+    assert run("diagnose", "--fail-on", "nope", CONTROL).exit_code == 4
+    result = run("diagnose", "--max-memory", "lots", CONTROL)
+    assert result.exit_code == 4 and "8G" in result.stderr
+
+
+CROSS = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?a ?c ?f ?i LIMIT 1"
+
+
+def test_query_time_limit_stops_a_cross_product():
+    result = run("query", "--timeout", "2", CONTROL, CROSS)
+    assert result.exit_code == 5, result.stderr
+    assert "time limit of 2 s (--timeout)" in result.stderr
+
+
+def test_query_memory_limit_stops_a_cross_product_cleanly():
+    """Oxigraph aborts the process when an allocation fails: the limit turns that into a message, exit 5."""
+    from pathlib import Path
+
+    status = Path("/proc/self/status").read_text()
+    in_use = int(status.split("VmSize:")[1].split()[0]) * 1024  # the child starts as a copy of this process
+    result = run("query", "--timeout", "300", "--max-memory", str(in_use + 400 * 2**20), CONTROL, CROSS)
+    assert result.exit_code == 5, result.stderr
+    assert "memory limit of" in result.stderr and "(--max-memory)" in result.stderr
+
+
+def test_sizes_for_max_memory():
+    from sortai.reasoner.limits import parse_size
+
+    assert parse_size("8G") == 8 * 2**30 and parse_size("512M") == 512 * 2**20 and parse_size("1.5GiB") == 3 * 2**29
+    assert parse_size("0") == 0 and parse_size("1000") == 1000
+    with pytest.raises(ValueError):
+        parse_size("-1G")
+
+
+def test_problem_text_is_printed_literally():
+    """Rich would turn `sai:label:` into an emoji; problems quote keys like that."""
+    result = run("validate", str(BROKEN / "unknown-key.yaml"))
+    assert result.exit_code == 2 and "🏷" not in result.stdout
