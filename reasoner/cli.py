@@ -300,21 +300,12 @@ def diagnose(
 
 
 def _diagnosis_table(description: Description, found) -> None:
-    if not found:
-        out.print(f"{description.source}: no instability mode found.", markup=False)
-        return
-    table = Table(title=f"{description.source}: {len(found)} diagnosis(es), most severe first")
-    for column in ("#", "severity", "mode", "diagnosis id (component/diagnosis/mode)", "evidence", "domains"):
-        table.add_column(column, overflow="fold", no_wrap=column.startswith("diagnosis id"))
-    for index, d in enumerate(found, 1):
-        domains = ", ".join(p.split(" ", 1)[0] for p in d.primary_domains)
-        if d.supporting_domains:
-            domains += " (+" + ", ".join(s.split(" ", 1)[0] for s in d.supporting_domains) + ")"
-        level = d.severity.split(" ", 1)[0].lower()
-        evidence = d.confidence.split(" ", 1)[0].lower() + f", {d.routes} route" + ("s" if d.routes != 1 else "")
-        table.add_row(str(index), f"{level} {d.severity_score:.2f}", d.mode_label, d.id, evidence, domains)
-    out.print(table)
-    out.print("Explain one: sortai explain FILE ID", markup=False)
+    from .report import diagnoses_text
+
+    for part in diagnoses_text(description.source, found):
+        with out.capture() as captured:  # rich pads table cells to the table's width: drop the trailing blanks
+            out.print(part, soft_wrap=False)
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 @app.command()
@@ -324,8 +315,10 @@ def explain(
     diagnosis: str = typer.Argument(..., help="Diagnosis id as `diagnose` prints it (or a unique part of it)."),
     format: ExplainFormat = typer.Option(ExplainFormat.text, "--format", "-f", help="Output format."),
     input_format: str = INPUT_FORMAT,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Text: every source of every fact (file, element, "
+                                 "datasheet URL, paper sections), and repeated rule applications."),
 ) -> None:
-    """Show why a diagnosis holds: rules, numbers and asserted facts down to file and line."""
+    """Show why a diagnosis holds: the headline, then the rules and numbers down to the asserted facts."""
     from . import report
     from .diagnoses import diagnoses as read_diagnoses
     from .explain import Explainer, render_text
@@ -348,7 +341,12 @@ def explain(
     elif format is ExplainFormat.dot:
         out.print(report.explanation_dot(tree), markup=False)
     else:
-        out.print(render_text(tree), markup=False)
+        d = matches[0]
+        if not verbose:
+            out.print("\n".join(x for x in (d.headline, f"Effect: {d.effect}" if d.effect else "",
+                                               f"Confirm: {d.confirm}" if d.confirm else "") if x) + "\n",
+                      markup=False)
+        out.print(render_text(tree, verbose=verbose, source=description.source), markup=False)
 
 
 @app.command()

@@ -15,15 +15,17 @@ RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 SKOS_NOTATION = "http://www.w3.org/2004/02/skos/core#notation"
 SKOS_PREF = "http://www.w3.org/2004/02/skos/core#prefLabel"
+SKOS_ALT = "http://www.w3.org/2004/02/skos/core#altLabel"
 DCT_SOURCE = "http://purl.org/dc/terms/source"
 
 
 @cache
 def _annotations() -> dict[str, dict[str, str]]:
-    """rdfs:label, skos:notation, skos:prefLabel and dcterms:source of every ontology and catalog term."""
+    """rdfs:label, skos:notation, skos:prefLabel, skos:altLabel and dcterms:source of every ontology and catalog
+    term."""
     notes: dict[str, dict[str, str]] = {}
     for t in (*resources.ontology_triples(), *resources.catalog_triples()):
-        if t.predicate.value in (RDFS_LABEL, SKOS_NOTATION, SKOS_PREF, DCT_SOURCE) and not isinstance(
+        if t.predicate.value in (RDFS_LABEL, SKOS_NOTATION, SKOS_PREF, SKOS_ALT, DCT_SOURCE) and not isinstance(
                 t.object, ox.BlankNode):
             notes.setdefault(t.subject.value, {}).setdefault(t.predicate.value, t.object.value)
     return notes
@@ -43,6 +45,21 @@ def domain_label(iri: str) -> str:
     notation = note.get(SKOS_NOTATION, iri.rsplit("/", 1)[-1])
     title = note.get(SKOS_PREF)
     return f"{notation} {title}" if title else notation
+
+
+@cache
+def _short_titles() -> dict[str, str]:
+    """Domain notation → its short title: the skos:altLabel the paper uses (AI.01 'Interconnect Stability'),
+    else the title itself."""
+    return {note[SKOS_NOTATION]: note.get(SKOS_ALT) or note.get(SKOS_PREF, "")
+            for note in _annotations().values() if SKOS_NOTATION in note}
+
+
+def short_domain(label: str) -> str:
+    """'AI.01 Interconnect Stability Control' → 'AI.01 Interconnect Stability'."""
+    notation = label.split(" ", 1)[0]
+    title = _short_titles().get(notation)
+    return f"{notation} {title}" if title else label
 
 
 @dataclass
@@ -66,6 +83,14 @@ class Diagnosis:
     involves: list[str] = field(default_factory=list)
     compounds_with: list[str] = field(default_factory=list)
     routes: int = 0
+    # What an SRE reads first (headlines.py): one sentence with the numbers that carry it, each number with its
+    # source; the expected effect; what to measure to confirm it (the §8.3 signature and the exporter series).
+    headline: str = ""
+    figures: list[dict] = field(default_factory=list)
+    effect: str = ""
+    confirm: str = ""
+    signature: str | None = None
+    metrics: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -110,6 +135,9 @@ def diagnoses(reasoning: Reasoning) -> list[Diagnosis]:
             routes=len(derivations),
         ))
     found.sort(key=lambda d: (-d.severity_score, d.id))
+    from .headlines import attach
+
+    attach(reasoning, found)
     return found
 
 

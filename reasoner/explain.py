@@ -189,7 +189,52 @@ class Explainer:
                     f"diagnosis {name}", because=facets)
 
 
-def render_text(node: Node, indent: str = "") -> str:
+def render_text(node: Node, indent: str = "", verbose: bool = True, source: str | None = None) -> str:
+    """The tree as indented text. `verbose` shows every provenance field (sections, file, element, datasheet URL);
+    the compact view keeps the numbers and the formula (once per rule), cites asserted facts by line and catalog
+    figures by entry, and drops repeated applications."""
+    if verbose:
+        return _render_verbose(node, indent)
+    return "\n".join(_render_compact(node, indent, source, set()))
+
+
+def _where(node: Node, source: str | None) -> str:
+    if not node.source:
+        return ""
+    where = node.source
+    if node.kind == "catalog":
+        text = f"catalog {where.get('entry', '?')}"
+        if where.get("line"):
+            text += f", line {where['line']}"
+    elif node.kind == "asserted":
+        text = f"line {where['line']}" if where.get("line") else "asserted"
+        if where.get("file") and where.get("file") != source:
+            text = f"{where['file']}:{where.get('line', '')}".rstrip(":")
+    elif node.kind == "ontology":
+        text = f"ontology, {where['source']}" if where.get("source") else "ontology"
+    else:
+        return ""
+    if where.get("imported from"):
+        text += f", from {where['imported from']}"
+    return f"  ({text})"
+
+
+def _render_compact(node: Node, indent: str, source: str | None, formulas: set) -> list[str]:
+    if node.kind == "repeated" and node.text.endswith("(same application as above)"):
+        return []
+    lines = [indent + node.text + _where(node, source)]
+    rule = node.rule or {}
+    if rule.get("formula") and node.kind != "repeated" and rule.get("id") not in formulas:
+        formulas.add(rule.get("id"))
+        lines.append(indent + "    = " + rule["formula"])
+    if node.values:
+        lines.append(indent + "    values: " + ", ".join(f"{k}={v}" for k, v in sorted(node.values.items())))
+    for child in node.because:
+        lines.extend(_render_compact(child, indent + "  ", source, formulas))
+    return lines
+
+
+def _render_verbose(node: Node, indent: str = "") -> str:
     lines = [indent + node.text]
     if node.rule and node.rule.get("formula") and node.kind != "repeated":
         lines.append(indent + "    formula: " + node.rule["formula"])
@@ -199,5 +244,5 @@ def render_text(node: Node, indent: str = "") -> str:
     if node.source:
         lines.append(indent + "    from: " + ", ".join(f"{k} {v}" for k, v in node.source.items() if v is not None))
     for child in node.because:
-        lines.append(render_text(child, indent + "  "))
+        lines.append(_render_verbose(child, indent + "  "))
     return "\n".join(lines)

@@ -8,7 +8,7 @@ import json
 import pyoxigraph as ox
 
 from . import resources
-from .diagnoses import RDF_TYPE, Diagnosis
+from .diagnoses import RDF_TYPE, Diagnosis, short_domain
 from .engine import Reasoning
 from .explain import Node
 from .problems import Problem
@@ -34,28 +34,88 @@ def diagnoses_json(reasoning: Reasoning, found: list[Diagnosis], warnings: list[
     }
 
 
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def diagnoses_markdown(reasoning: Reasoning, found: list[Diagnosis], warnings: list[Problem] = ()) -> str:
     lines = [f"# Diagnoses of `{reasoning.description.source}`", ""]
     if warnings:
         lines += ["## Warnings about the data", ""] + [f"- {w.render()}" for w in warnings] + [""]
     if not found:
         return "\n".join(lines + ["No instability mode found."])
-    lines += ["| # | severity | mode | component | confidence | primary | supporting | id |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["| # | severity | diagnosis | headline | domains |", "|---|---|---|---|---|"]
     for i, d in enumerate(found, 1):
-        lines.append(f"| {i} | {d.severity} ({d.severity_score:.2f}) | {d.mode_label} | `{d.component}` | "
-                     f"{d.confidence} | {'; '.join(d.primary_domains)} | {'; '.join(d.supporting_domains)} | "
-                     f"`{d.id}` |")
-    for d in found:
-        lines += ["", f"## {d.mode_label} — `{d.component}`", "",
+        domains = "; ".join([short_domain(p) for p in d.primary_domains]
+                            + [f"+ {short_domain(s)}" for s in d.supporting_domains])
+        lines.append(f"| {i} | {level(d)} {d.severity_score:.2f} ({d.confidence.split(' ', 1)[0].lower()}) | "
+                     f"{d.mode_label} on `{d.component}` | {_md(d.headline)} | {_md(domains)} |")
+    for i, d in enumerate(found, 1):
+        lines += ["", f"## {i}. {d.mode_label} — `{d.component}`", "", f"**{d.headline}**", "",
+                  f"- effect: {d.effect or '—'}",
+                  f"- to confirm: {d.confirm or '—'}",
                   f"- severity: {d.severity} ({d.severity_score:.2f}), confidence: {d.confidence}, "
                   f"routes: {d.routes}",
+                  f"- diagnostic domains: {'; '.join(d.primary_domains)}"
+                  + (f" (supporting: {'; '.join(d.supporting_domains)})" if d.supporting_domains else ""),
                   f"- expected consequences: {', '.join(d.consequences) or '—'}"]
         if d.involves:
             lines.append(f"- involves: {', '.join(f'`{i}`' for i in d.involves)}")
         if d.compounds_with:
             lines.append(f"- compounds with (§6.4): {', '.join(f'`{c}`' for c in d.compounds_with)}")
+        lines.append(f"- explain: `sortai explain {reasoning.description.source} {d.id}`")
+        if d.figures:
+            lines += ["", "| number | value | of | quantity |", "|---|---:|---|---|"]
+            for f in d.figures:
+                source = f"rule {f['rule']}: `{f['quantity']}`" if f.get("rule") else f"`{f.get('quantity', '')}`"
+                lines.append(f"| {_md(f['label'])} | {f['shown']} | {f.get('element') or '—'} | {_md(source)} |")
     return "\n".join(lines)
+
+
+# --- text (a terminal) ----------------------------------------------------------------------------------
+
+
+def level(d: Diagnosis) -> str:
+    return d.severity.split(" ", 1)[0].lower()
+
+
+def diagnoses_text(source: str, found: list[Diagnosis]) -> list:
+    """The terminal view: a table that leads with each headline (it reads at 80 columns), then per diagnosis its
+    effect, how to confirm it and the id to explain. Returns rich renderables."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    if not found:
+        return [Text(f"{source}: no instability mode found.")]
+    table = Table(title=f"{source}: {len(found)} diagnos{'is' if len(found) == 1 else 'es'}, most severe first",
+                  box=box.SIMPLE_HEAD, show_lines=True, show_edge=False, padding=(0, 1), expand=False,
+                  title_justify="left")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("diagnosis", min_width=24, max_width=100)
+    table.add_column("domains", min_width=14, max_width=36)
+    for index, d in enumerate(found, 1):
+        evidence = d.confidence.split(" ", 1)[0].lower()
+        what = Text(f"{d.mode_label} on {d.component}", style="bold")
+        what.append("\n" + d.headline, style="")
+        domains = "\n".join([short_domain(p) for p in d.primary_domains]
+                            + [f"+ {short_domain(s)}" for s in d.supporting_domains])
+        table.add_row(str(index), f"{level(d)}\n{d.severity_score:.2f}\n{evidence}", what, domains)
+    parts: list = [table]
+    for index, d in enumerate(found, 1):
+        block = Text()
+        block.append(f"{index}. {d.id}\n", style="bold")
+        if d.effect:
+            block.append("Effect: ", style="bold")
+            block.append(d.effect + "\n")
+        if d.confirm:
+            block.append("Confirm: ", style="bold")
+            block.append(d.confirm + "\n")
+        parts.append(block)
+    parts.append(Text(f"Why: sortai explain {source} ID   (the proof tree; --verbose for every source)"))
+    return parts
 
 
 # --- PROV-O -------------------------------------------------------------------------------------------------
