@@ -308,6 +308,49 @@ def _diagnosis_table(description: Description, found) -> None:
         sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
+class RecommendFormat(str, Enum):
+    text = "text"
+    json = "json"
+    md = "md"
+
+
+@app.command()
+@limited
+def recommend(
+    file: Path = FILE_ARG,
+    format: RecommendFormat = typer.Option(RecommendFormat.text, "--format", "-f", help="Output format."),
+    diagnosis: str = typer.Option(None, "--diagnosis", "-d", help="Only the remedies of this diagnosis id."),
+    write: Path = typer.Option(None, "--write", metavar="DIR", help="Write each changed description (Turtle) under "
+                               "DIR/<n>-<remedy>/, to diagnose or diff it yourself."),
+    input_format: str = INPUT_FORMAT,
+) -> None:
+    """Remedies as concrete edits of the description, each applied to a copy and re-diagnosed: what it removes,
+    leaves and introduces, how the key numbers move, what it costs."""
+    from . import remedies
+
+    description = _load_valid(file, input_format)
+    recs = remedies.recommend(description, only=diagnosis)
+    if diagnosis and not recs.results:
+        err.print(f"no structural diagnosis '{diagnosis}' in {file}. Diagnoses: "
+                  + ", ".join(d.id for d in recs.baseline), markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    if write is not None:
+        written = {}
+        for verified in (v for vs in recs.results.values() for v in vs):
+            if id(verified) not in written:
+                folder = write / f"{len(written) + 1}-{verified.remedy.kind}"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{description.name}.ttl").write_bytes(verified.turtle)
+                written[id(verified)] = folder
+        err.print(f"wrote {len(written)} changed description(s) under {write}", markup=False)
+    if format is RecommendFormat.json:
+        out.print(json.dumps(remedies.recommendations_json(description.source, recs), indent=2), markup=False)
+    elif format is RecommendFormat.md:
+        out.print(remedies.recommendations_markdown(description.source, recs), markup=False)
+    else:
+        sys.stdout.write(remedies.recommendations_text(description.source, recs))
+
+
 @app.command()
 @limited
 def explain(

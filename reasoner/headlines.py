@@ -302,7 +302,7 @@ def _c_kv_shortfall(s: Sentence, f: Facts, e: Evidence):
     tokens = s.q(pool, "kvCapacityTokens", "KV capacity per replica", "tokens")
     seqs = s.q(pool, "kvCapacitySequencesP99", "p99-length requests per replica", "")
     prompt = s.q(pool, "designPromptTokensP99", "p99 prompt", "tokens")
-    return (f"a {f.name(pool)} replica holds {tokens} of KV cache after its weights: room for {seqs} requests of "
+    return (f"each {f.name(pool)} replica holds {tokens} of KV cache after its weights: room for {seqs} requests of "
             f"the p99 length ({prompt} prompt) at once")
 
 
