@@ -276,3 +276,20 @@ def explain(data: bytes, source: str, fmt: str, name: str | None, diagnosis: str
         "ttl": reports.explanation_turtle(reasoning, found[0]),
         "dot": reports.explanation_dot(tree),
     }
+
+
+def diff(before: dict, after: dict) -> dict:
+    """Two stored descriptions compared (see sortai.reasoner.diff): `before` and `after` each hold the keyword
+    arguments of one upload (data, source, fmt, name, key)."""
+    from sortai.reasoner import diff as diffs
+    from sortai.reasoner.diagnoses import diagnoses
+    from sortai.reasoner.validation import validate
+
+    reasoned = []
+    for side in (before, after):
+        description = _load(side["data"], side["source"], side["fmt"], side["name"])
+        if not validate(description).conforms:
+            raise JobRefused("invalid", f"'{side['name']}' is invalid: nothing was reasoned over; see its validation")
+        reasoned.append(_reason(side.get("key"), description))
+    result = diffs.diff(*reasoned, diagnoses(reasoned[0]), diagnoses(reasoned[1]))
+    return {"json": result.to_json(), "text": diffs.diff_text(result), "md": diffs.diff_markdown(result)}

@@ -115,6 +115,12 @@ class QueryFormat(str, Enum):
     nt = "nt"
 
 
+class RecommendFormat(str, Enum):  # also diff's
+    text = "text"
+    json = "json"
+    md = "md"
+
+
 class Level(str, Enum):
     low = "low"
     moderate = "moderate"
@@ -308,10 +314,35 @@ def _diagnosis_table(description: Description, found) -> None:
         sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
-class RecommendFormat(str, Enum):
-    text = "text"
-    json = "json"
-    md = "md"
+@app.command(name="diff")
+@limited
+def diff_command(
+    before: Path = typer.Argument(..., help="The description as it is (or the migration's source)."),
+    after: Path = typer.Argument(..., help="The description as planned (or the migration's target)."),
+    format: RecommendFormat = typer.Option(RecommendFormat.text, "--format", "-f", help="Output format."),
+    fail_on: Level = typer.Option(None, "--fail-on", help="Exit 1 if AFTER gains a diagnosis at or above this level, "
+                                  "or one gets that severe."),
+    input_format: str = INPUT_FORMAT,
+) -> None:
+    """Compare two descriptions: diagnoses gained, lost and changed in severity, key numbers, description facts."""
+    from . import diff as diffs
+    from .diagnoses import diagnoses as read_diagnoses
+    from .diagnoses import severity_rank
+
+    first, second = _load_valid(before, input_format), _load_valid(after, input_format)
+    reasoned = [_reason(first), _reason(second)]
+    result = diffs.diff(*reasoned, read_diagnoses(reasoned[0]), read_diagnoses(reasoned[1]))
+    if format is RecommendFormat.json:
+        out.print(diffs.diff_json(result), markup=False)
+    elif format is RecommendFormat.md:
+        out.print(diffs.diff_markdown(result), markup=False)
+    else:
+        sys.stdout.write(diffs.diff_text(result))
+    if fail_on is not None:
+        threshold = ["low", "moderate", "high", "critical"].index(fail_on.value) + 1
+        worse = [d for d in result.gained] + [y for x, y in result.changed if y.severity_score > x.severity_score]
+        if any(severity_rank(d) >= threshold for d in worse):
+            raise typer.Exit(EXIT_FINDINGS)
 
 
 @app.command()

@@ -694,7 +694,8 @@ def _load_jsonld(text: str, source: str, stem: str) -> Description:
     _check_json_limits(document, text, source)
     deployment, base = base_for(stem)
     triples = _jsonld_to_triples(_walk_contexts(document, source), source, base)
-    return _finish(Description(stem, source, "jsonld", base, _find_deployment(triples, deployment), triples))
+    return _finish(_named_by_deployment(Description(stem, source, "jsonld", base, _find_deployment(triples, deployment),
+                                                    triples)))
 
 
 def _load_rdf(data: bytes, source: str, fmt: str, stem: str) -> Description:
@@ -710,7 +711,19 @@ def _load_rdf(data: bytes, source: str, fmt: str, stem: str) -> Description:
         raise InputError([Problem(f"{fmt} syntax error: {_clean(exc)}",
                                   Location(source, exc.lineno, exc.offset), code="syntax",
                                   fix="correct the syntax at that position.")]) from None
-    return _finish(Description(stem, source, fmt, base, _find_deployment(triples, deployment), triples))
+    return _finish(_named_by_deployment(Description(stem, source, fmt, base, _find_deployment(triples, deployment),
+                                                    triples)))
+
+
+def _named_by_deployment(description: Description) -> Description:
+    """A graph that declares its deployment under the data namespace names its elements relative to it, whatever
+    the file is called (a changed copy written as `after.ttl` keeps the element ids of the original)."""
+    deployment = description.deployment
+    if deployment.startswith(resources.DATA) and deployment != description.base[:-1]:
+        name = deployment[len(resources.DATA):]
+        if name and "/" not in name:
+            description.name, description.base = name, deployment + "/"
+    return description
 
 
 def _find_deployment(triples: list[ox.Triple], default: str) -> str:
