@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
+import pyoxigraph as ox
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -61,7 +62,7 @@ app = typer.Typer(
     name="sortai",
     help="Diagnose structural instability in heterogeneous AI inference infrastructure (SORT-AI).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
 out = Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -73,6 +74,8 @@ TIMEOUT = typer.Option(DEFAULT_TIMEOUT, "--timeout", min=0, max=1e6, metavar="SE
                        help="Stop after this many seconds (0: no limit).")
 MAX_MEMORY = typer.Option(None, "--max-memory", metavar="SIZE", show_default="half the machine's memory",
                           help="Stop when the command's address space passes this size, e.g. 8G or 512M (0: no limit).")
+OUTPUT = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the output to FILE instead of stdout.",
+                      dir_okay=False)
 
 
 from sortai.importers.cli import app as _import_app  # noqa: E402
@@ -80,8 +83,19 @@ from sortai.importers.cli import app as _import_app  # noqa: E402
 app.add_typer(_import_app, name="import")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .html_report import sortai_version
+
+        out.print(f"sortai {sortai_version()}", markup=False)
+        raise typer.Exit(EXIT_OK)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     """Diagnose structural instability in heterogeneous AI inference infrastructure (SORT-AI)."""
 
 
@@ -96,6 +110,8 @@ class DiagnoseFormat(str, Enum):
     json = "json"
     ttl = "ttl"
     md = "md"
+    sarif = "sarif"  # SARIF 2.1.0, for code-scanning views
+    junit = "junit"  # JUnit XML, for CI test reports
 
 
 class ExplainFormat(str, Enum):
@@ -132,16 +148,18 @@ def limited(command):
     """Give a command `--timeout` and `--max-memory`, and run it in a child process under those limits."""
     signature = inspect.signature(command)
     extra = [inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, annotation="float", default=TIMEOUT),
-             inspect.Parameter("max_memory", inspect.Parameter.KEYWORD_ONLY, annotation="str", default=MAX_MEMORY)]
+             inspect.Parameter("max_memory", inspect.Parameter.KEYWORD_ONLY, annotation="str", default=MAX_MEMORY),
+             inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY, annotation="Path", default=OUTPUT)]
 
     @functools.wraps(command)
-    def run(*args, timeout: float, max_memory: str | None, **kwargs):
+    def run(*args, timeout: float, max_memory: str | None, output: Path | None = None, **kwargs):
         try:
             memory = default_memory() if max_memory is None else parse_size(max_memory)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--max-memory") from None
         try:
-            code = run_limited(functools.partial(_exit_code, command, *args, **kwargs), timeout, memory)
+            with _output_to(output):
+                code = run_limited(functools.partial(_exit_code, command, *args, **kwargs), timeout, memory)
         except LimitExceeded as exc:
             limit = f"{exc.limit:g} s (--timeout)" if exc.kind == "time" else f"{show_size(exc.limit)} (--max-memory)"
             err.print(f"stopped: the command reached its {exc.kind} limit of {limit}. Raise the limit, or narrow "
@@ -150,8 +168,27 @@ def limited(command):
         raise typer.Exit(code)
 
     run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *extra])
-    run.__annotations__ = {**command.__annotations__, "timeout": "float", "max_memory": "str"}
+    run.__annotations__ = {**command.__annotations__, "timeout": "float", "max_memory": "str", "output": "Path"}
     return run
+
+
+@contextmanager
+def _output_to(path: Path | None):
+    """`-o FILE`: what the command prints goes to FILE (messages still go to stderr)."""
+    if path is None:
+        yield
+        return
+    try:
+        handle = open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {path}: {exc.strerror}", param_hint="--output") from None
+    saved = sys.stdout
+    sys.stdout = handle
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+        handle.close()
 
 
 def _exit_code(command, *args, **kwargs) -> int:
@@ -275,8 +312,9 @@ def diagnose(
     input_format: str = INPUT_FORMAT,
     overlay: list[Path] = typer.Option(None, "--overlay", help="With artefacts (a directory of manifests, nvidia-smi, "
                                        "metrics): hand-written YAML merged on top (SLOs, workloads); repeatable."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Text: each diagnosis's proof tree after the table."),
 ) -> None:
-    """Validate, reason to a fixpoint, and list the instability diagnoses ranked by severity."""
+    """Validate, reason to a fixpoint, and list the instability diagnoses ranked by severity, each with its headline."""
     from . import report
     from .diagnoses import diagnoses as read_diagnoses
     from .diagnoses import severity_rank
@@ -295,9 +333,26 @@ def diagnose(
         out.print(report.diagnoses_turtle(reasoning, found), markup=False, end="")
     elif format is DiagnoseFormat.md:
         out.print(report.diagnoses_markdown(reasoning, found, warnings), markup=False)
+    elif format is DiagnoseFormat.sarif:
+        from .html_report import sortai_version
+        from .sarif import sarif_log
+
+        out.print(json.dumps(sarif_log(reasoning, found, warnings, sortai_version()), indent=2), markup=False)
+    elif format is DiagnoseFormat.junit:
+        from .junit import junit_xml
+
+        threshold = 1 if fail_on is None else ["low", "moderate", "high", "critical"].index(fail_on.value) + 1
+        sys.stdout.write(junit_xml(reasoning, found, warnings, threshold))
     else:
         _print_problems(warnings)
         _diagnosis_table(description, found)
+        if verbose:
+            from .explain import Explainer, render_text
+
+            explainer = Explainer(reasoning)
+            for d in found:
+                out.print(f"\n--- {d.id}\n" + render_text(explainer.explain_diagnosis(d.iri), verbose=False,
+                                                          source=description.source), markup=False)
     if fail_on is not None:
         threshold = ["low", "moderate", "high", "critical"].index(fail_on.value) + 1
         if any(severity_rank(d) >= threshold for d in found):
@@ -343,6 +398,40 @@ def diff_command(
         worse = [d for d in result.gained] + [y for x, y in result.changed if y.severity_score > x.severity_score]
         if any(severity_rank(d) >= threshold for d in worse):
             raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command()
+@limited
+def report(
+    file: Path = FILE_ARG,
+    input_format: str = INPUT_FORMAT,
+    overlay: list[Path] = typer.Option(None, "--overlay", help="With artefacts: hand-written YAML merged on top."),
+    no_remedies: bool = typer.Option(False, "--no-remedies", help="Leave out the verified remedies (each costs a "
+                                     "re-diagnosis)."),
+) -> None:
+    """A self-contained HTML page (no CDN): the fleet's topology, the diagnoses ranked with their headlines, numbers,
+    explanation graphs and verified remedies. Write it with -o report.html."""
+    from .data_warnings import data_warnings
+    from .diagnoses import diagnoses as read_diagnoses
+    from .html_report import render
+    from .pictures import GraphvizMissing
+
+    warnings: list[Problem] = []
+    description = _load_valid(file, input_format, overlay, warnings)
+    reasoning = _reason(description)
+    found = read_diagnoses(reasoning)
+    warnings += data_warnings(reasoning)
+    recommendations = None
+    if not no_remedies:
+        from .remedies import recommend as verified_remedies
+
+        recommendations = verified_remedies(description)
+    try:
+        page = render(reasoning, found, recommendations, warnings)
+    except GraphvizMissing as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_INPUT) from None
+    sys.stdout.write(page)
 
 
 @app.command()
@@ -480,11 +569,30 @@ def _show(term, description: Description) -> str:
 
 @app.command(name="rules")
 def list_rules(
-    format: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", help="text or json."),
+    format: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f",
+                                        help="text, json, or ttl (the SHACL-AF rules themselves, as one graph)."),
+    output: Path = OUTPUT,
 ) -> None:
     """List the inference rules with the paper sections they encode, in evaluation order."""
+    with _output_to(output):
+        _list_rules(format)
+
+
+def _list_rules(format: ReportFormat) -> None:
     from .rules import load_rule_base
 
+    if format is ReportFormat.ttl:
+        from . import resources
+        from .report import PREFIXES
+
+        triples = []
+        for path in sorted((resources.rules_dir() / "inference").glob("*.ttl")):
+            with path.open("rb") as handle:
+                triples += [q.triple for q in ox.parse(handle, format=ox.RdfFormat.TURTLE)]
+        prefixes = {**PREFIXES, "sh": "http://www.w3.org/ns/shacl#", "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}
+        sys.stdout.write(ox.serialize(sorted(set(triples), key=str), format=ox.RdfFormat.TURTLE,
+                                      prefixes=prefixes).decode("utf-8"))
+        return
     base = load_rule_base()
     if format is ReportFormat.json:
         out.print(json.dumps([{"id": r.rule_id, "label": r.label, "sections": list(r.sections),

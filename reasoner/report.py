@@ -199,24 +199,8 @@ def explanation_turtle(reasoning: Reasoning, diagnosis: Diagnosis) -> str:
 
 
 def explanation_dot(tree: Node) -> str:
-    lines = ["digraph explanation {", "  rankdir=BT;", '  node [shape=box, fontname="Helvetica", fontsize=10];']
-    counter = [0]
-    colours = {"derived": "lightblue", "asserted": "palegreen", "catalog": "khaki", "ontology": "lavender",
-               "repeated": "white", "unknown": "lightpink"}
+    """The whole explanation as Graphviz DOT, written by the graphviz binding (its quoting keeps · and × as they
+    are), laid out right to left so that a wide tree stacks instead of spreading into a strip."""
+    from .pictures import explanation_graph
 
-    def visit(node: Node) -> str:
-        counter[0] += 1
-        name = f"n{counter[0]}"
-        label = node.text
-        if node.rule and node.rule.get("formula"):
-            label += "\n" + node.rule["formula"]
-        if node.source:
-            label += "\n" + ", ".join(f"{k} {v}" for k, v in node.source.items() if v is not None)
-        lines.append(f"  {name} [label={json.dumps(label)}, style=filled, fillcolor={colours.get(node.kind, 'white')}];")
-        for child in node.because:
-            lines.append(f"  {visit(child)} -> {name};")
-        return name
-
-    visit(tree)
-    lines.append("}")
-    return "\n".join(lines)
+    return explanation_graph(tree, limit=None, sources=True).source
