@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -65,7 +66,8 @@ app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+out = Console(highlight=False, emoji=False, soft_wrap=True,
+              width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)  # rich reads COLUMNS itself
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 FILE_ARG = typer.Argument(..., help="Description file (.yaml, .yml, .json, .jsonld, .ttl, .nt).")
@@ -199,6 +201,9 @@ def _exit_code(command, *args, **kwargs) -> int:
         return exc.exit_code
     except MemoryError:
         raise  # `run_limited` reports it as the memory limit
+    except BrokenPipeError:  # the reader went away (`sortai diagnose … | head`): nothing more to say
+        sys.stdout = open(os.devnull, "w")
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 — worded by `_failure`, never a traceback
         return _failure(exc)
     return EXIT_OK

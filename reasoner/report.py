@@ -94,8 +94,8 @@ def diagnoses_text(source: str, found: list[Diagnosis]) -> list:
                   title_justify="left")
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("severity", no_wrap=True)
-    table.add_column("diagnosis", min_width=24, max_width=100)
-    table.add_column("domains", min_width=14, max_width=36)
+    table.add_column("diagnosis", ratio=3, min_width=24)
+    table.add_column("domains", ratio=1, min_width=14)
     for index, d in enumerate(found, 1):
         evidence = d.confidence.split(" ", 1)[0].lower()
         what = Text(f"{d.mode_label} on {d.component}", style="bold")
@@ -105,7 +105,7 @@ def diagnoses_text(source: str, found: list[Diagnosis]) -> list:
         table.add_row(str(index), f"{level(d)}\n{d.severity_score:.2f}\n{evidence}", what, domains)
     parts: list = [table]
     for index, d in enumerate(found, 1):
-        block = Text()
+        block = Text("\n")
         block.append(f"{index}. {d.id}\n", style="bold")
         if d.effect:
             block.append("Effect: ", style="bold")
@@ -114,7 +114,8 @@ def diagnoses_text(source: str, found: list[Diagnosis]) -> list:
             block.append("Confirm: ", style="bold")
             block.append(d.confirm + "\n")
         parts.append(block)
-    parts.append(Text(f"Why: sortai explain {source} ID   (the proof tree; --verbose for every source)"))
+    parts.append(Text(f"Why: sortai explain {source} ID  (the proof tree; -v for every source). What to do: sortai "
+                      f"recommend {source}"))
     return parts
 
 

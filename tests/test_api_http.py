@@ -110,7 +110,8 @@ def test_the_token_or_a_real_media_type_passes(server):
 
 def get_routes(server, diagnosis: str) -> list[str]:
     schema = httpx.get(server.url + "/openapi.json").json()
-    values = {"description_id": "fleet", "diagnosis_id": diagnosis, "path": "framework", "suffix": "owl"}
+    values = {"description_id": "fleet", "other_id": "fleet", "diagnosis_id": diagnosis, "path": "framework",
+              "suffix": "owl"}
     routes = [re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
               for path, operations in schema["paths"].items() if "get" in operations]
     return routes + ["/openapi.json", "/docs", "/redoc", "/docs/assets/swagger-ui-bundle.js"]
