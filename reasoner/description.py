@@ -721,8 +721,9 @@ def _named_by_deployment(description: Description) -> Description:
     deployment = description.deployment
     if deployment.startswith(resources.DATA) and deployment != description.base[:-1]:
         name = deployment[len(resources.DATA):]
-        if name and "/" not in name:
-            description.name, description.base = name, deployment + "/"
+        nested = deployment + "/"
+        if name and "/" not in name and any(t.subject.value.startswith(nested) for t in description.triples):
+            description.name, description.base = name, nested  # its elements live under the deployment
     return description
 
 
