@@ -88,6 +88,8 @@ class Facts:
         self.description = reasoning.description
         self._seen: dict[tuple[str, str], list] = {}  # the store no longer changes: each lookup is made once
         self.evidence: dict[str, list] | None = None  # all_evidence(), when every diagnosis is wanted
+        self._models: dict[str, list[str]] = {}
+        self._paths: dict[str, set[str]] | None = None
 
     def objects(self, subject: str, predicate: str) -> list:
         key = (subject, predicate)
@@ -141,7 +143,19 @@ class Facts:
         return "", {}
 
     def models_of(self, pool: str) -> list[str]:
-        return sorted({m for node in self.iris(pool, SAI + "servesFrom") for m in self.iris(node, SAI + "acceleratorModel")})
+        found = self._models.get(pool)
+        if found is None:
+            found = self._models[pool] = sorted({m for node in self.iris(pool, SAI + "servesFrom")
+                                                 for m in self.iris(node, SAI + "acceleratorModel")})
+        return found
+
+    def paths_from(self, pools: list[str]) -> list[str]:
+        """KV paths whose source pool is one of `pools`."""
+        if self._paths is None:
+            self._paths = {}
+            for q in self.store.quads_for_pattern(None, ox.NamedNode(SAI + "fromPool"), None, None):
+                self._paths.setdefault(q.object.value, set()).add(q.subject.value)
+        return sorted({p for pool in pools for p in self._paths.get(pool, ())})
 
 
 @cache
@@ -245,30 +259,30 @@ def _local(iri: str | None) -> str:
     return (iri or "").rsplit("#", 1)[-1]
 
 
-EVIDENCE_QUERY = """
-PREFIX sai: <https://w3id.org/sortai/ontology#>
-PREFIX prov: <http://www.w3.org/ns/prov#>
-SELECT ?d ?i ?kind ?score ?component ?condition ?m WHERE {
-    GRAPH <%s> { ?d a sai:Diagnosis ; prov:wasDerivedFrom ?i . ?i sai:evidenceKind ?kind .
-                 OPTIONAL { ?i sai:severityScore ?score } OPTIONAL { ?i sai:concerns ?component }
-                 OPTIONAL { ?i sai:viaCondition ?condition } OPTIONAL { ?i sai:viaMeasurement ?m } }
-}"""
-
-
 def all_evidence(facts: Facts) -> dict[str, list[Evidence]]:
-    """Every diagnosis's lines of evidence, from one query (per-diagnosis lookups dominated on a large fleet)."""
-    lines: dict[str, dict[str, Evidence]] = {}
-    for row in facts.reasoning.query(EVIDENCE_QUERY % facts.reasoning.inferred_graph.value):
-        d, i = row["d"].value, row["i"].value
-        evidence = lines.setdefault(d, {}).get(i)
-        if evidence is None:
-            evidence = lines[d][i] = Evidence(
-                _local(row["kind"].value), float(row["score"].value) if row["score"] else 0.0,
-                row["component"].value if row["component"] else d,
-                row["condition"].value if row["condition"] else None, [], i)
-        if row["m"] and row["m"].value not in evidence.measurements:
-            evidence.measurements.append(row["m"].value)
-    return {d: sorted(es.values(), key=lambda e: (-e.score, e.kind, e.indication or "")) for d, es in lines.items()}
+    """Every diagnosis's lines of evidence, from one scan per property (per-diagnosis lookups dominated the
+    headline time on a large fleet, and a SPARQL join with OPTIONALs was slower than these scans)."""
+    graph = facts.reasoning.inferred_graph
+
+    def by_subject(predicate: str, many: bool = False) -> dict:
+        found: dict = {}
+        for q in facts.store.quads_for_pattern(None, ox.NamedNode(predicate), None, graph):
+            if many:
+                found.setdefault(q.subject.value, []).append(q.object.value)
+            else:
+                found.setdefault(q.subject.value, q.object.value)
+        return found
+
+    kinds, scores = by_subject(SAI + "evidenceKind"), by_subject(SAI + "severityScore")
+    concerns, conditions = by_subject(SAI + "concerns"), by_subject(SAI + "viaCondition")
+    measured = by_subject(SAI + "viaMeasurement", many=True)
+    lines: dict[str, list[Evidence]] = {}
+    for d, indications in by_subject(PROV_DERIVED, many=True).items():
+        found = [Evidence(_local(kinds[i]), float(scores.get(i, 0)), concerns.get(i, d), conditions.get(i),
+                          sorted(set(measured.get(i, ()))), i) for i in indications if i in kinds]
+        if found:
+            lines[d] = sorted(found, key=lambda e: (-e.score, e.kind, e.indication or ""))
+    return lines
 
 
 def evidence_of(facts: Facts, diagnosis: str) -> list[Evidence]:
@@ -690,21 +704,13 @@ def _f_ttft(s: Sentence, f: Facts, d: str, component: str):
         prefill = s.q(pool, "prefillTimeP99Ms", f"prefill of the p99 prompt on {f.name(pool)}", "ms")
         if prefill:
             parts.append(f"prefill {prefill} on {_pool_models(f, pool)}")
-    for path in _paths_from(f, _prefill_pools(f, workload)):
+    for path in f.paths_from(_prefill_pools(f, workload)):
         transfer = s.q(path, "kvTransferTimeP99Ms", "KV hand-off of the p99 prompt", "ms")
         if transfer:
             parts.append(f"KV hand-off {transfer}")
     needs = f"{' + '.join(parts)} = {predicted}" if len(parts) > 1 else f"{predicted} ({parts[0]})" if parts else predicted
     return (f"the p99 prompt ({prompt}) needs {needs} before its first token on an idle replica, {ratio} the "
             f"{target} TTFT target")
-
-
-def _paths_from(f: Facts, pools: list[str]) -> list[str]:
-    paths = []
-    for q in f.store.quads_for_pattern(None, ox.NamedNode(SAI + "fromPool"), None, None):
-        if q.object.value in pools:
-            paths.append(q.subject.value)
-    return sorted(set(paths))
 
 
 def _tightest_tpot(s: Sentence, f: Facts, pool: str) -> str | None:

@@ -161,3 +161,27 @@ def test_recommend_command_formats_and_written_descriptions(tmp_path):
     assert data["diagnoses"][0]["remedies"][0]["removes"] == ["descheduler/diagnosis/LatencyAsymmetryDrift"]
     assert "## `descheduler/diagnosis/LatencyAsymmetryDrift`" in runner.invoke(app, ["recommend", "-f", "md", path]).stdout
     assert runner.invoke(app, ["recommend", path, "-d", "no-such"]).exit_code == 4
+
+
+def test_tensor_parallel_one_where_the_weights_fit_one_device(write, tmp_path):
+    pcie = MINIMAL.replace("accelerator: H100-SXM", "accelerator: L40S").replace(
+        "    headDim: 128\n", "    headDim: 128\n    hiddenSize: 4096\n    attentionHeads: 32\n").replace(
+        "    tensorParallel: 1", "    tensorParallel: 2") + """
+workloads:
+  - id: chat
+    servedBy: [serve]
+    model: llama-8b
+    promptTokensP50: 1000
+    promptTokensP99: 4000
+    outputTokensP50: 200
+    outputTokensP99: 800
+    arrivalRateRps: 20
+    slo: {ttftMs: 2000, tpotMs: 50}
+"""
+    recs = remedies.recommend(load_file(write(pcie)))
+    target = "serve/diagnosis/InterconnectCapacityInaccessibility"  # TP 2 over PCIe-only L40S (C21)
+    verified = next(v for v in recs.results[target] if v.remedy.kind == "no-tensor-parallelism")
+    assert verified.removes_target and target in verified.removed
+    collective = next(m for m in verified.numbers if m.quantity == "tensorCollectiveMs")
+    assert collective.before > 0 and collective.after == 0
+    check_against_the_file(verified, tmp_path, "mini")
