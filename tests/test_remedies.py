@@ -19,6 +19,18 @@ from sortai.reasoner.engine import infer
 from .conftest import EXAMPLES, MINIMAL
 
 SAI = "https://w3id.org/sortai/ontology#"
+CHAT = """
+workloads:
+  - id: chat
+    servedBy: [serve]
+    model: llama-8b
+    promptTokensP50: 1000
+    promptTokensP99: 4000
+    outputTokensP50: 200
+    outputTokensP99: 800
+    arrivalRateRps: %s
+    slo: {ttftMs: 2000, tpotMs: 50}
+"""  # a chat workload on conftest's MINIMAL pool, at an arrival rate in req/s
 
 # (example, remedy kind, the diagnosis it must remove)
 CASES = [
@@ -123,18 +135,7 @@ def test_moved_numbers_and_costs_are_the_expected_ones():
 
 
 def test_add_replicas_for_a_shortfall(write, tmp_path):
-    short = MINIMAL + """
-workloads:
-  - id: chat
-    servedBy: [serve]
-    model: llama-8b
-    promptTokensP50: 1000
-    promptTokensP99: 4000
-    outputTokensP50: 200
-    outputTokensP99: 800
-    arrivalRateRps: 900
-    slo: {ttftMs: 2000, tpotMs: 50}
-"""
+    short = MINIMAL + CHAT % 900
     recs = remedies.recommend(load_file(write(short)))
     target = "serve/finding/CapacityShortfall"
     assert target in {d.id for d in recs.baseline}
@@ -166,18 +167,7 @@ def test_recommend_command_formats_and_written_descriptions(tmp_path):
 def test_tensor_parallel_one_where_the_weights_fit_one_device(write, tmp_path):
     pcie = MINIMAL.replace("accelerator: H100-SXM", "accelerator: L40S").replace(
         "    headDim: 128\n", "    headDim: 128\n    hiddenSize: 4096\n    attentionHeads: 32\n").replace(
-        "    tensorParallel: 1", "    tensorParallel: 2") + """
-workloads:
-  - id: chat
-    servedBy: [serve]
-    model: llama-8b
-    promptTokensP50: 1000
-    promptTokensP99: 4000
-    outputTokensP50: 200
-    outputTokensP99: 800
-    arrivalRateRps: 20
-    slo: {ttftMs: 2000, tpotMs: 50}
-"""
+        "    tensorParallel: 1", "    tensorParallel: 2") + CHAT % 20
     recs = remedies.recommend(load_file(write(pcie)))
     target = "serve/diagnosis/InterconnectCapacityInaccessibility"  # TP 2 over PCIe-only L40S (C21)
     verified = next(v for v in recs.results[target] if v.remedy.kind == "no-tensor-parallelism")
