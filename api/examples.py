@@ -128,7 +128,8 @@ UPLOAD_BODY = {"requestBody": {
         "application/yaml": {"schema": _BINARY, "example": MIXED_POOL_YAML},
         "application/json": {"schema": _BINARY, "example": _as_json(MIXED_POOL_YAML)},
         "application/ld+json": {"schema": _BINARY, "example": {
-            "@context": "https://w3id.org/sortai/context.jsonld", **_as_json(MIXED_POOL_YAML)}},
+            "@context": "https://w3id.org/sortai/context.jsonld", **_as_json(MIXED_POOL_YAML),
+            "id": "https://w3id.org/sortai/data/mixed-pool", "type": "Deployment"}},
         "text/turtle": {"schema": _BINARY, "example": MIXED_POOL_TURTLE},
         "application/n-triples": {"schema": _BINARY, "example": _convert(MIXED_POOL_TURTLE, "nt")},
         "application/rdf+xml": {"schema": _BINARY, "example": _convert(MIXED_POOL_TURTLE, "rdfxml")},

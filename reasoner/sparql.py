@@ -80,13 +80,22 @@ def _deep(function, *args):
             outcome["error"] = exc
 
     previous_stack, previous_limit = threading.stack_size(), sys.getrecursionlimit()
-    threading.stack_size(PARSER_STACK_BYTES)
-    sys.setrecursionlimit(max(previous_limit, PARSER_RECURSION_LIMIT))
-    try:
-        thread = threading.Thread(target=target, name="sparql-parser", daemon=True)
-        thread.start()
-    finally:
-        threading.stack_size(previous_stack)
+    # Under an address-space limit (`--max-memory`) the large reservation may be refused: fall back to smaller
+    # stacks (and a recursion limit they can hold) rather than fail the query.
+    for stack, limit in ((PARSER_STACK_BYTES, PARSER_RECURSION_LIMIT), (64 * 1024 * 1024, 20_000)):
+        threading.stack_size(stack)
+        sys.setrecursionlimit(max(previous_limit, limit))
+        try:
+            thread = threading.Thread(target=target, name="sparql-parser", daemon=True)
+            thread.start()
+            break
+        except RuntimeError:  # "can't start new thread"
+            continue
+        finally:
+            threading.stack_size(previous_stack)
+    else:
+        sys.setrecursionlimit(previous_limit)
+        return function(*args)
     thread.join()
     sys.setrecursionlimit(previous_limit)
     if "error" in outcome:

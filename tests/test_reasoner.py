@@ -42,7 +42,7 @@ def test_the_homogeneous_control_fleet_has_no_instability_mode(reasoned):
 
 
 def test_every_mode_is_diagnosed_somewhere(reasoned):
-    modes = {d.mode for r in reasoned.values() for d in diagnoses(r)}
+    modes = {d.mode for r in reasoned.values() for d in diagnoses(r) if d.kind == "mode"}
     assert modes == {"LatencyAsymmetryDrift", "MemoryPathIncoherence", "InterconnectCapacityInaccessibility",
                      "VirtualizationControlDistortion", "MigrationReconfigurationRisk"}
 
@@ -107,7 +107,8 @@ def necessary_premises(reasoning, diagnosis):
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
-@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.name != "homogeneous-h100"], ids=lambda p: p.name)
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if json.loads((s / "expected-diagnoses.json").read_text())],
+                         ids=lambda p: p.name)
 def test_removing_a_premise_removes_the_diagnoses_that_needed_it_and_only_those(scenario, reasoned):
     reasoning = reasoned[scenario.name]
     found = {d.id: d for d in diagnoses(reasoning)}
@@ -115,29 +116,34 @@ def test_removing_a_premise_removes_the_diagnoses_that_needed_it_and_only_those(
     asserted = set(reasoning.description.triples)
     # Properties with a default (count 1, TP 1, PP 1, oversubscription 1, the catalog's bandwidth, no code
     # change) are left out: removing one of them asserts the default, which is not removing a fact.
-    defaulted = {resources.SAI + name for name in ("replicaCount", "tensorParallelism", "pipelineParallelism",
-                                                   "oversubscriptionRatio", "bandwidthGBps", "involvesCodeChange")}
-    # Facts a rule reads under NOT EXISTS are left out too: removing them can license other conclusions.
+    # The serving model's defaults count too (vLLM's memory fraction and batch limit, our efficiencies, dense when
+    # no active parameters are stated, one share per GPU, EP = TP, outputs of one token, one NIC).
+    defaulted = {resources.SAI + name for name in (
+        "replicaCount", "tensorParallelism", "pipelineParallelism", "oversubscriptionRatio", "bandwidthGBps",
+        "involvesCodeChange", "activeParametersBillions", "sharesPerGPU", "vgpuFramebufferGB", "gpuMemoryUtilization",
+        "maxBatchSize", "activationReserveGB", "prefillComputeEfficiency", "decodeBandwidthEfficiency",
+        "modelReplicas", "expertParallelism", "outputTokensP50", "outputTokensP99", "nicsPerNode",
+        "scaleUpDomainSize", "peerToPeer", "gpuDirectRDMA", "hiddenSize", "numAttentionHeads", "kvLatentDim",
+        "attentionKind")}
+    # Facts a rule reads under OPTIONAL or NOT EXISTS may license other conclusions when removed: for those only
+    # "loses nothing it did not depend on" is checked, not "gains nothing".
     negated = {key[0] for rule in reasoning.rule_base.rules for key in rule.negative_reads}
-    needed = {i: {p for p in necessary_premises(reasoning, d) if p in asserted and p.predicate.value != RDF_TYPE
-                  and p.predicate.value not in defaulted | negated} for i, d in found.items()}
-    chosen = sorted({min(ps, key=str) for ps in needed.values() if ps}, key=str)
-    if not chosen:
-        # Every diagnosis here has independent routes: losing one route's fact must not lose the diagnosis.
-        assert all(d.routes >= 2 for d in found.values())
-        premise = min((p for c in closures.values() for p in c if isinstance(p.object, ox.Literal)
-                       and p in asserted and p.predicate.value not in defaulted | negated), key=str)
-        description = load_file(scenario / "description.yaml")
-        description.triples = [t for t in description.triples if t != premise]
-        assert {d.id for d in diagnoses(infer(description))} == set(found)
-        return
+    needed = {p for d in found.values() for p in necessary_premises(reasoning, d)
+              if p in asserted and p.predicate.value != RDF_TYPE and p.predicate.value not in defaulted}
+    # Monotone premises first; a necessary premise of a derivation is not always necessary for its conclusion
+    # (an OPTIONAL pattern reaches it without the fact too), so try premises until a removal takes a diagnosis.
+    chosen = sorted(needed, key=lambda p: (p.predicate.value in negated, str(p)))
+    assert chosen, "no asserted fact is necessary to any diagnosis"
     removed_any = False
-    for premise in chosen[:4]:
+    for premise in chosen[:16]:
+        if removed_any:
+            break
         description = load_file(scenario / "description.yaml")
         description.triples = [t for t in description.triples if t != premise]
         after = {d.id for d in diagnoses(infer(description))}
         depended = {i for i, c in closures.items() if premise in c}
-        assert after <= set(found), (str(premise), after - set(found))
+        if premise.predicate.value not in negated:
+            assert after <= set(found), (str(premise), after - set(found))
         assert set(found) - after <= depended, (str(premise), set(found) - after - depended)
         removed_any |= bool(set(found) - after)
     assert removed_any, "removing a necessary fact removed no diagnosis"
