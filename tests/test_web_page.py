@@ -227,14 +227,24 @@ def test_writes_need_the_token_and_it_never_enters_a_url(watched, server):
     enter_token(page)
     page.get_by_role("button", name="Store and diagnose").click()
     page.wait_for_url(re.compile("/ui/descriptions/token-check$"), timeout=120_000)
-    # the token was entered once: it is still there on the next page, for the delete
+    # the token was entered once: it is still there on the next pages, to replace and to delete
+    page.goto(server.url + "/")
+    page.get_by_label("Description text").fill((DISAGG / "description.yaml").read_text())
+    page.get_by_label("Id to store it under").fill("token-check")
+    page.get_by_role("button", name="Store and diagnose").click()
+    sync_api.expect(page.locator("#upload-status")).to_have_text(re.compile("is taken; PUT replaces it"))
+    page.get_by_label("Replace if the id exists").check()
+    page.get_by_role("button", name="Store and diagnose").click()
+    page.wait_for_url(re.compile("/ui/descriptions/token-check$"), timeout=120_000)
+    sync_api.expect(page.locator("dl.facts")).to_contain_text(re.compile(r"Version\s*2,"))
+    sync_api.expect(page.locator("table.diagnoses tbody tr")).to_have_count(len(expected(DISAGG)))
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete…").click()
     page.wait_for_url(server.url + "/")
     assert httpx.get(server.url + "/descriptions/token-check").status_code == 404
     assert not [u for u in watched.urls if TOKEN in u or "wrong-token" in u]
     assert page.evaluate("() => JSON.stringify(localStorage)").find(TOKEN) < 0  # only this tab's session
-    watched.allow("status of 401 (Unauthorized)", "status of 403 (Forbidden)")
+    watched.allow("status of 401 (Unauthorized)", "status of 403 (Forbidden)", "status of 409 (Conflict)")
 
 
 def test_everything_rendered_is_escaped(watched, server):
