@@ -38,6 +38,28 @@ def source_of(iri: str) -> str | None:
     return _annotations().get(iri, {}).get(DCT_SOURCE)
 
 
+OWL = "http://www.w3.org/2002/07/owl#"
+
+
+@cache
+def _axiom_sources() -> dict[tuple[str, str, str], str]:
+    """dcterms:source of annotated axioms (owl:Axiom): the source of one statement, e.g. an `intensifies` edge
+    of §6.4, which differs from the source of the term it is about."""
+    parts: dict[ox.BlankNode, dict[str, str]] = {}
+    for t in resources.ontology_triples():
+        if isinstance(t.subject, ox.BlankNode) and t.predicate.value in (
+                OWL + "annotatedSource", OWL + "annotatedProperty", OWL + "annotatedTarget", DCT_SOURCE):
+            parts.setdefault(t.subject, {})[t.predicate.value] = t.object.value
+    return {(p[OWL + "annotatedSource"], p[OWL + "annotatedProperty"], p[OWL + "annotatedTarget"]): p[DCT_SOURCE]
+            for p in parts.values() if len(p) == 4}
+
+
+def statement_source(triple: ox.Triple) -> str | None:
+    """The source of one ontology statement: its axiom annotation if it has one, else its subject's source."""
+    key = (triple.subject.value, triple.predicate.value, triple.object.value)
+    return _axiom_sources().get(key) or source_of(triple.subject.value)
+
+
 def domain_label(iri: str) -> str:
     note = _annotations().get(iri, {})
     notation = note.get(SKOS_NOTATION, iri.rsplit("/", 1)[-1])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from . import resources
-from .diagnoses import RDF_TYPE, label, source_of
+from .diagnoses import RDF_TYPE, label, source_of, statement_source
 from .engine import CATALOG_GRAPH, ONTOLOGY_GRAPH, Reasoning
 from .vocabulary import vocabulary
 
@@ -106,7 +106,7 @@ class Explainer:
         if CATALOG_GRAPH in graphs:
             return "catalog", {"entry": self.term(triple.subject), "source": source_of(triple.subject.value)}
         if ONTOLOGY_GRAPH in graphs:
-            return "ontology", {"term": self.term(triple.subject), "source": source_of(triple.subject.value)}
+            return "ontology", {"term": self.term(triple.subject), "source": statement_source(triple)}
         return "unknown", None
 
     def _imported(self, triple: ox.Triple, source: dict, named_by: tuple = ()) -> None:

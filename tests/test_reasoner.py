@@ -183,3 +183,13 @@ def test_pyshacl_executing_the_same_rules_derives_the_same_facts(name, reasoned)
             for t in reasoning.inferred_triples()}
     assert ours == oracle, {"only ours": sorted(map(str, ours - oracle))[:10],
                             "only pySHACL": sorted(map(str, oracle - ours))[:10]}
+
+
+def test_intensifies_facts_cite_section_6_4_not_the_terms_source():
+    """An `intensifies` edge is sourced by its owl:Axiom annotation (§6.4), not by its subject mode's source."""
+    from sortai.reasoner.diagnoses import source_of, statement_source
+
+    edges = [t for t in resources.ontology_triples() if t.predicate.value == resources.SAI + "intensifies"]
+    assert edges
+    assert all(statement_source(t) == "SORT-AI paper §6.4" for t in edges)
+    assert any(source_of(t.subject.value) != "SORT-AI paper §6.4" for t in edges)
