@@ -20,14 +20,14 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from . import errors
 from .middleware import BodyLimit, ConditionalGet, CrossOrigin, HeadAsGet
-from .routers import descriptions, diagnoses, diff, docs, ontology, service, sparql
+from .routers import descriptions, diagnoses, diff, docs, ontology, service, sparql, ui
 from .settings import SettingError, Settings
 from .state import Service
 
 log = logging.getLogger("sortai.api")
 
 ROUTERS = (service.router, descriptions.router, diagnoses.router, diff.router, sparql.router, ontology.router,
-           docs.router)
+           docs.router, ui.router)
 VERSION = "0.1.0"
 
 

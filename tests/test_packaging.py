@@ -29,7 +29,10 @@ def test_wheel_has_one_namespace_and_ships_the_data(wheel):
     assert top == {"sortai", next(t for t in top if t.endswith(".dist-info"))}
     for needed in ("sortai/ontology/sortai.ttl", "sortai/ontology/context.jsonld", "sortai/ontology/catalog-v001.xml",
                    "sortai/ontology/sortai-catalog.ttl", "sortai/rules/shapes.ttl",
-                   "sortai/rules/inference/40-diagnoses.ttl", "sortai/reasoner/engine.py", "sortai/api/__init__.py"):
+                   "sortai/rules/inference/40-diagnoses.ttl", "sortai/reasoner/engine.py", "sortai/api/__init__.py",
+                   "sortai/api/routers/ui.py", "sortai/api/ui/templates/base.html", "sortai/api/ui/static/ui.js",
+                   "sortai/api/ui/static/vendor/yasgui/yasgui.min.js",
+                   "sortai/api/ui/static/vendor/yasgui/THIRD-PARTY-LICENSES.txt"):
         assert needed in names, needed
 
 
@@ -53,3 +56,8 @@ def test_non_editable_install_finds_its_files(wheel, tmp_path):
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert '"LatencyAsymmetryDrift"' in done.stdout
+    # the service and its web page, templates and assets included
+    code = ("from sortai.api.routers import ui; from sortai.api import server; "
+            "print(ui.UI, 'vendor/yasgui/yasgui.min.js' in ui.STATIC, ui.templates.get_template('home.html').name)")
+    page = subprocess.check_output([str(python), "-c", code], text=True, cwd=tmp_path).split()
+    assert page[0].startswith(str(site)) and page[1:] == ["True", "home.html"], page

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from .. import examples, models
 from ..errors import COMMON_ERRORS, APIError, error_doc
 from ..negotiation import GRAPH_MEDIA, negotiate
-from ..state import ServiceDep
+from ..state import Service, ServiceDep
 from ..uploads import FilenameParam, FormatParam, IdPath, default_source, read_upload
 
 router = APIRouter(tags=["diagnoses"])
@@ -69,11 +69,34 @@ async def list_diagnoses(
             "count": len(found), "diagnoses": found}
 
 
-def _diagnosis_or_404(record: dict, description_id: str, diagnosis_id: str) -> dict:
+def diagnosis_or_404(record: dict, description_id: str, diagnosis_id: str) -> dict:
     for d in record["diagnoses"]:
         if d["id"] == diagnosis_id:
             return d
     raise APIError(404, "not-found", f"no diagnosis '{diagnosis_id}' in description '{description_id}'")
+
+
+async def explanation(svc: Service, record: dict, description_id: str, diagnosis_id: str) -> dict:
+    """The explanation of one diagnosis in every rendering (json, text, ttl, dot), from the cache or a worker.
+
+    The key holds what the explanation is computed from (the stored bytes, their format and file name), so
+    a replaced or re-created id never meets an explanation of its former content."""
+    content = (record["sha256"], record["format"], record["filename"])
+    key = (description_id, content, diagnosis_id)
+    cache = svc.explanations
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    data = await asyncio.to_thread(svc.repo.source, description_id)
+    if data is None:
+        raise APIError(404, "not-found", f"no description '{description_id}'")
+    rendered = await svc.run_job("reasoning", "explain", data=data, source=record["filename"],
+                                 fmt=record["format"], name=description_id, diagnosis=diagnosis_id,
+                                 key=(description_id, content))
+    cache[key] = rendered
+    while len(cache) > EXPLANATION_CACHE:
+        cache.popitem(last=False)
+    return rendered
 
 
 @router.get("/descriptions/{description_id}/diagnoses/{diagnosis_id:path}/explanation",
@@ -88,26 +111,9 @@ async def get_explanation(request: Request, svc: ServiceDep, description_id: str
                           format: str | None = Query(None, pattern="^(json|text|ttl|turtle|dot)$")):
     """Why a diagnosis holds: JSON tree, text, Turtle (PROV-O) or Graphviz DOT (by Accept or ?format=)."""
     record = svc.record_or_404(description_id)
-    _diagnosis_or_404(record, description_id, diagnosis_id)
+    diagnosis_or_404(record, description_id, diagnosis_id)
     chosen, _ = negotiate(request, format, EXPLANATION_MEDIA, "explanations are")
-    # The key holds what the explanation is computed from (the stored bytes, their format and file name),
-    # so a replaced or re-created id never meets an explanation of its former content.
-    content = (record["sha256"], record["format"], record["filename"])
-    key = (description_id, content, diagnosis_id)
-    cache = svc.explanations
-    if key in cache:
-        cache.move_to_end(key)
-        rendered = cache[key]
-    else:
-        data = await asyncio.to_thread(svc.repo.source, description_id)
-        if data is None:
-            raise APIError(404, "not-found", f"no description '{description_id}'")
-        rendered = await svc.run_job("reasoning", "explain", data=data, source=record["filename"],
-                                     fmt=record["format"], name=description_id, diagnosis=diagnosis_id,
-                                     key=(description_id, content))
-        cache[key] = rendered
-        while len(cache) > EXPLANATION_CACHE:
-            cache.popitem(last=False)
+    rendered = await explanation(svc, record, description_id, diagnosis_id)
     headers = {"Vary": "Accept"}
     if chosen == "json":
         return JSONResponse(rendered["json"], headers=headers)
@@ -118,7 +124,7 @@ async def get_explanation(request: Request, svc: ServiceDep, description_id: str
             responses=COMMON_ERRORS)
 async def get_diagnosis(svc: ServiceDep, description_id: str = IdPath, diagnosis_id: str = DiagnosisPath):
     """One diagnosis."""
-    return _diagnosis_or_404(svc.record_or_404(description_id), description_id, diagnosis_id)
+    return diagnosis_or_404(svc.record_or_404(description_id), description_id, diagnosis_id)
 
 
 @router.post("/diagnose", openapi_extra=examples.UPLOAD_BODY, response_model=models.DiagnoseResult,
@@ -130,6 +136,12 @@ async def diagnose(request: Request, svc: ServiceDep, format: str | None = Forma
     Refused without a token when the Content-Type is one a web page on another site could send without
     asking (`text/plain`, a form, none): send the description's media type."""
     data, fmt = await read_upload(request, format, filename)
+    return await diagnose_unstored(svc, data, fmt, filename)
+
+
+async def diagnose_unstored(svc: Service, data: bytes, fmt: str, filename: str | None) -> dict:
+    """Validate and diagnose bytes in a reasoning worker without storing them (``POST /diagnose``, the page's
+    "Check")."""
     result = await svc.run_job("reasoning", "process", data=data, source=default_source(fmt, None, filename),
                                fmt=fmt, name=None)
     return {"name": result["name"], "conforms": result["conforms"], "diagnosed": result["diagnosed"],

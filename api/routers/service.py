@@ -1,4 +1,4 @@
-"""Liveness and the index of the service."""
+"""Liveness of the service (its index, ``/``, is in the ``ui`` router: JSON, or the page for a browser)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,3 @@ async def health(svc: ServiceDep):
             "writes": "token" if svc.settings.token else "open", "store": store,
             "workers": {name: pool.status() for name, pool in svc.pools.items()}}
     return JSONResponse(body, status_code=200 if store["writable"] else 503, headers={"Cache-Control": "no-store"})
-
-
-@router.get("/", response_model=dict[str, str], responses=error_doc(500))
-async def index():
-    """Where things are."""
-    return {"descriptions": "/descriptions", "diagnose": "/diagnose", "sparql": "/sparql",
-            "ontology": "/ontology", "openapi": "/openapi.json", "docs": "/docs", "redoc": "/redoc",
-            "health": "/health"}
