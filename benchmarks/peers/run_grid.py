@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate /work/peers/aiconfigurator-estimates.json from NVIDIA aiconfigurator (offline).
+"""Regenerate benchmarks/peers/aiconfigurator-estimates.json from NVIDIA aiconfigurator (offline).
 
 Every number comes from aiconfigurator's public Python API, the same call its CLI makes:
 
@@ -16,7 +16,7 @@ KV capacity per GPU is taken from aiconfigurator_core.sdk.memory.estimate_kv_cac
 backend's default memory fraction (vLLM gpu_memory_utilization, SGLang mem_fraction_static,
 TRT-LLM free_gpu_memory_fraction) as aiconfigurator resolves it.
 
-Usage:  /work/peers/venv/bin/python /work/peers/run_grid.py [--out PATH] [--backends vllm,sglang,trtllm]
+Usage:  PEERS_VENV/bin/python benchmarks/peers/run_grid.py [--out PATH] [--backends vllm,sglang,trtllm]
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def main(argv=None):
         "aiconfigurator_core_version": getattr(aiconfigurator_core, "__version__", None),
         "generated_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
-        "reproduce": "/work/peers/venv/bin/python /work/peers/run_grid.py",
+        "reproduce": "PEERS_VENV/bin/python benchmarks/peers/run_grid.py",
         "api_call": ("aiconfigurator.cli.api.cli_estimate(model, system, mode='agg'|'static', backend_name=B, "
                      "isl=ISL, osl=OSL, batch_size=BS, tp_size=TP, pp_size=PP, attention_dp_size=DP, "
                      "moe_tp_size=ETP, moe_ep_size=EP, [gemm_quant_mode=..., kvcache_quant_mode=...]); "
