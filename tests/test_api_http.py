@@ -279,6 +279,7 @@ def test_docs_are_served_from_local_assets(server):
         assert any(u.endswith(asset) for u in urls)
         for url in urls:
             assert httpx.get(server.url + url).status_code == 200, url
+    assert b"cdn.redoc.ly" not in httpx.get(server.url + "/docs/assets/redoc.standalone.js").content
     assert_json_error(httpx.get(server.url + "/docs/assets/../../etc/passwd"), 404)
 
 

@@ -45,9 +45,9 @@ def expected(example: Path) -> list[dict]:
     return json.loads((example / "expected-diagnoses.json").read_text())
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def explanation_nodes(tree: dict) -> list[dict]:
@@ -476,3 +476,22 @@ def test_sparql_in_yasgui_on_another_origin(watched, server, stored, tmp_path):
         shot(page, "07-sparql-other-origin")
     # Chromium reports the refused preflight on the console; that one is expected here.
     watched.allow("CORS policy", "net::ERR_FAILED")
+
+
+# --- the API documentation, offline ----------------------------------------------------------------------
+
+
+def test_docs_render_with_the_network_off(watched, server):
+    """Swagger UI and ReDoc render from local assets; the watcher fails the test on any non-loopback request."""
+    page = watched.page
+    page.goto(server.url + "/docs")
+    operations = page.locator(".swagger-ui .opblock")
+    sync_api.expect(operations.first).to_be_visible(timeout=30_000)
+    paths = set(httpx.get(server.url + "/openapi.json").json()["paths"])
+    assert operations.count() >= len(paths)  # one block per operation; a path may have several
+    sync_api.expect(page.locator(".swagger-ui button.authorize")).to_be_visible()  # the bearer scheme
+    shot(page, "08-docs")
+    page.goto(server.url + "/redoc")
+    sync_api.expect(page.locator("redoc [role=menuitem]").first).to_be_visible(timeout=30_000)
+    sync_api.expect(page.locator("redoc h1").first).to_be_visible()
+    shot(page, "09-redoc", full_page=False)  # the whole reference is ~20,000 px tall

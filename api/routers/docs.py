@@ -3,12 +3,13 @@ documentation works on a machine without network access (FastAPI's defaults load
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from ..errors import APIError
 
@@ -18,8 +19,19 @@ ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css
           "redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
 
 
+# ReDoc's bundle fetches its footer logo from Redocly's CDN, with no option to turn it off
+# (https://github.com/Redocly/redoc/issues/2108). With an empty src the image fails at once without a request,
+# and ReDoc's own error handler then drops it.
+REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
 def assets_dir() -> Path:
     return Path(str(files("fastapi_offline") / "static"))
+
+
+@cache
+def redoc_bundle() -> bytes:
+    return (assets_dir() / "redoc.standalone.js").read_bytes().replace(REDOC_CDN_LOGO, b"")
 
 
 @router.get("/docs")
@@ -47,8 +59,10 @@ async def redoc(request: Request) -> HTMLResponse:
 
 
 @router.get(ASSETS_URL + "/{name}")
-async def asset(name: str) -> FileResponse:
+async def asset(name: str) -> Response:
     if name not in ASSETS:
         raise APIError(404, "not-found", f"no documentation asset '{name}'")
-    return FileResponse(assets_dir() / name, media_type=ASSETS[name],
-                        headers={"Cache-Control": "public, max-age=86400"})
+    headers = {"Cache-Control": "public, max-age=86400"}
+    if name == "redoc.standalone.js":
+        return Response(redoc_bundle(), media_type=ASSETS[name], headers=headers)
+    return FileResponse(assets_dir() / name, media_type=ASSETS[name], headers=headers)
