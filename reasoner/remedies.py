@@ -465,6 +465,19 @@ def _loop_actuators(f: Facts, target: str, loop: str) -> list[Remedy]:
         f"{show_number(float(mine.value))} ms", [target], lambda e, _: e.set(that, "observes", observed))]
 
 
+def _capacity_weighted_routing(f: Facts, target: str, loop: str) -> list[Remedy]:
+    if f.iri(loop, SAI + "controlLoopKind") != SAI + "RequestRouter" or \
+            f.iri(loop, SAI + "capacityWeighted") is not None:
+        return []
+    name = _rel(f, loop)
+    return [Remedy(
+        "capacity-weighted-routing", f"{name} weights each class by its capacity",
+        f"{name} sends each accelerator class a share of requests in proportion to its capacity (static weights "
+        "from per-class throughput, or a scorer that reads each replica's queue and KV-cache use) instead of "
+        "spreading them evenly; the batch scheduler still forms each batch on one replica's class", [target],
+        lambda e, _: e.set(name, "capacityWeighted", ["true"]))]
+
+
 def _one_class_pool(f: Facts, target: str, component: str) -> list[Remedy]:
     pools = [component] if f.iri(component, RDF_TYPE) == SAI + "ServingPool" else [
         p for p in f.iris(component, SAI + "governs") if f.iri(p, RDF_TYPE) == SAI + "ServingPool"]
@@ -575,7 +588,7 @@ CONDITION_REMEDIES = {
     "ControlLoopTimescaleConflict": _loop_actuators,
     "MixedAcceleratorPool": _one_class_pool,
     "MemoryBandwidthAsymmetricPool": _one_class_pool,
-    "SchedulerOverNonEquivalentAccelerators": _one_class_pool,
+    "SchedulerOverNonEquivalentAccelerators": lambda f, t, c: _capacity_weighted_routing(f, t, c) + _one_class_pool(f, t, c),
     "MigrationInterconnectDowngrade": lambda f, t, p: _migration_like_source(f, t, p, "interconnect"),
     "MigrationStorageLocalityDowngrade": lambda f, t, p: _migration_like_source(f, t, p, "storage"),
     "MigrationVirtualizationChange": lambda f, t, p: _migration_like_source(f, t, p, "virtualization"),

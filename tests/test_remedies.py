@@ -55,6 +55,7 @@ CONDITION_ONLY = [
     ("migration-onprem-to-cloud", "target-bare-metal"),
     ("mig-multitenant", "dedicated-nic"),
     ("tp-pcie-ethernet", "tp-inside-scale-up-domain"),  # TP 4 over PCIe still leaves C21: severity 0.68 → 0.25
+    ("mixed-vendor-pools", "capacity-weighted-routing"),  # C02 goes; the router's loop conflict stays: 0.94 → 0.35
 ]
 
 

@@ -264,3 +264,12 @@ def test_rule_does_not_fire_without_its_premise(rule_id):
     example, edits, subject = CASES[rule_id][1]
     assert element_exists(example, edits, subject), f"{subject} is not an element of the edited {example}"
     assert conclusions_about(rule_id, example, edits, subject) == []
+
+
+def test_c02_holds_back_for_a_capacity_weighted_router_only():
+    """A router that weights each class by its capacity does not treat them as one substrate; the batch
+    scheduler over the same pool still does (it forms each batch on one replica's class)."""
+    weighted = [("set", "controlLoops[request-router].capacityWeighted", True)]
+    assert conclusions_about("C02", X, [], "request-router")
+    assert conclusions_about("C02", X, weighted, "request-router") == []
+    assert conclusions_about("C02", X, weighted, "unified-batch-scheduler")
