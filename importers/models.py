@@ -136,6 +136,12 @@ def config_facts(config: dict) -> dict:
             facts[key] = inner[source]
     if "kvHeads" not in facts and "attentionHeads" in facts:
         facts["kvHeads"] = facts["attentionHeads"]  # config.json omits it for multi-head attention
+    widths = [inner.get(k) for k in ("qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")]
+    if "headDim" not in facts and all(isinstance(w, int) for w in widths):
+        # Multi-head latent attention has no single head_dim: queries and keys are qk_nope + qk_rope wide, values
+        # v_head_dim. The rules take headDim as the attention-FLOPs width, so the mean of the QK and V widths
+        # (DeepSeek-V3: (128 + 64 + 128) / 2 = 160), as in the catalog's entry; hidden / heads (56) would be wrong.
+        facts["headDim"] = round((widths[0] + widths[1] + widths[2]) / 2)
     if "headDim" not in facts and "hiddenSize" in facts and "attentionHeads" in facts:
         facts["headDim"] = facts["hiddenSize"] // facts["attentionHeads"]
     for source in ("num_local_experts", "n_routed_experts", "num_experts"):
@@ -192,7 +198,8 @@ def import_model_config(path: str | Path, hub_id: str | None = None, parameters_
         element.set("hubId", str(name))
     facts = config_facts(config)
     source_keys = {"layers": "num_hidden_layers", "hiddenSize": "hidden_size", "attentionHeads": "num_attention_heads",
-                   "kvHeads": "num_key_value_heads", "headDim": "head_dim", "experts": "num_local_experts",
+                   "kvHeads": "num_key_value_heads", "headDim": "qk_nope_head_dim" if '"qk_nope_head_dim"' in text else "head_dim",
+                   "experts": "num_local_experts",
                    "expertsPerToken": "num_experts_per_tok", "kvLatentDim": "kv_lora_rank", "attention": "kv_lora_rank",
                    "weightDtype": "quantization_config", "kvDtype": "torch_dtype"}
     for key, value in facts.items():
