@@ -147,6 +147,9 @@ def sparql(snapshot: str, max_bytes: int, accept: str | None, format: str | None
         raise JobRefused("bad-query", f"not a SPARQL 1.1 query: {exc}") from None
     except (ValueError, OSError, TypeError) as exc:
         raise JobRefused("query-failed", f"the query could not be evaluated: {exc}") from None
+    except RuntimeError as exc:  # Oxigraph's evaluation errors, e.g. "The custom function <…> is not supported"
+        raise JobRefused("query-failed", f"the query could not be evaluated: {exc}; use the SPARQL 1.1 built-in "
+                         "functions and XSD casts") from None
     body = out.value()
     return {"form": info.form, "format": fmt, "media": media, "body": body, "etag": _etag(body)}
 

@@ -184,6 +184,10 @@ def test_bad_requests(server):
     assert_json_error(httpx.post(server.url + "/sparql", content=b"x", headers={"Content-Type": "image/png"}), 415)
     assert_json_error(httpx.get(server.url + "/sparql", params={"query": GRAPHS, "default-graph-uri": "not an iri"}),
                       400, "bad-graph-uri")
+    # a well-formed query that Oxigraph cannot evaluate (an extension function it does not have) is the client's
+    custom = 'SELECT ?x WHERE { BIND (<http://example.org/fn>(1) AS ?x) }'
+    body = assert_json_error(httpx.get(server.url + "/sparql", params={"query": custom}), 400, "query-failed")
+    assert "<http://example.org/fn>" in body["message"]
 
 
 def test_result_size_limit(tmp_path):
