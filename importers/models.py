@@ -148,6 +148,14 @@ def config_facts(config: dict) -> dict:
         if isinstance(inner.get(source), int) and inner[source] > 0:
             facts["experts"] = inner[source]
             break
+    layer_types = inner.get("layer_types")
+    if isinstance(inner.get("sliding_window"), int) and isinstance(layer_types, list):
+        # Only layer_types says which layers use the window: several configs carry a sliding_window that no layer
+        # uses (Qwen2's use_sliding_window: false), so without it nothing is inferred.
+        sliding = sum(1 for t in layer_types if t == "sliding_attention")
+        if sliding:
+            facts["slidingWindow"] = inner["sliding_window"]
+            facts["slidingWindowLayers"] = sliding
     if isinstance(inner.get("num_experts_per_tok"), int):
         facts["expertsPerToken"] = inner["num_experts_per_tok"]
     if isinstance(inner.get("kv_lora_rank"), int):
@@ -201,6 +209,7 @@ def import_model_config(path: str | Path, hub_id: str | None = None, parameters_
                    "kvHeads": "num_key_value_heads", "headDim": "qk_nope_head_dim" if '"qk_nope_head_dim"' in text else "head_dim",
                    "experts": "num_local_experts",
                    "expertsPerToken": "num_experts_per_tok", "kvLatentDim": "kv_lora_rank", "attention": "kv_lora_rank",
+                   "slidingWindow": "sliding_window", "slidingWindowLayers": "layer_types",
                    "weightDtype": "quantization_config", "kvDtype": "torch_dtype"}
     for key, value in facts.items():
         if key.startswith("_"):

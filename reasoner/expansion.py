@@ -33,7 +33,8 @@ VIRTUALIZATION_FACTS = tuple(SAI + p for p in ("gpuVirtualization", "networkVirt
 # What a published model's config.json says.
 MODEL_FACTS = tuple(SAI + p for p in (
     "parametersBillions", "activeParametersBillions", "numLayers", "numKVHeads", "headDim", "hiddenSize",
-    "numAttentionHeads", "numExperts", "expertsPerToken", "kvLatentDim", "attentionKind"))
+    "numAttentionHeads", "numExperts", "expertsPerToken", "kvLatentDim", "attentionKind", "slidingWindowTokens",
+    "slidingWindowLayers"))
 
 
 @cache

@@ -26,6 +26,8 @@ class Model:
     experts: int | None = None
     experts_per_token: int | None = None
     kv_latent: int | None = None
+    window: int | None = None  # sliding window in tokens, for `window_layers` of the layers
+    window_layers: int = 0
 
     def kv_bytes_per_token(self) -> float:
         if self.kv_latent:
@@ -46,6 +48,19 @@ class Model:
 
     def shared_gb(self) -> float:
         return self.active_gb() - self.experts_per_token * self.expert_gb()
+
+    def attention_scores(self, n: int) -> float:
+        """Causal attention scores of an n-token prompt over all layers, ×2 (n² per full layer; a windowed layer
+        scores each token against at most `window` earlier ones: Σ min(i, W) ≈ nW − W²/2)."""
+        full = (self.layers - self.window_layers) * n ** 2
+        windowed = self.window_layers * (2 * n * self.window - self.window ** 2 if self.window and n > self.window
+                                         else n ** 2)
+        return full + windowed
+
+    def attended_tokens(self, context: int) -> float:
+        """Keys one decode token attends to, summed over the layers."""
+        window = min(context, self.window) if self.window else context
+        return (self.layers - self.window_layers) * context + self.window_layers * window
 
     def attention_width(self) -> float:
         if self.heads and self.head_dim:
@@ -172,7 +187,7 @@ class Pool:
     # --- prefill ----------------------------------------------------------------------------------------------
     def prefill_tflop(self, n: int) -> float:
         m = self.model
-        return 2 * (m.active_b or m.params_b) * n / 1000 + 2 * m.layers * (n / 1000) ** 2 * m.attention_width() / 1e6
+        return 2 * (m.active_b or m.params_b) * n / 1000 + 2 * m.attention_scores(n) / 1e6 * m.attention_width() / 1e6
 
     def prefill_ms(self, n: int) -> float:
         compute = self.prefill_tflop(n) / (self.tp * self.device.tflops * self.prefill_efficiency) * 1000
@@ -212,7 +227,7 @@ class Pool:
 
     def compute_ms_per_sequence(self) -> float:
         m = self.model
-        gflop = 2 * (m.active_b or m.params_b) + 4 * m.layers * self.context() * m.attention_width() / 1e9
+        gflop = 2 * (m.active_b or m.params_b) + 4 * m.attended_tokens(self.context()) * m.attention_width() / 1e9
         return gflop / (self.tp * self.device.tflops * self.prefill_efficiency)
 
     def batch1_step_ms(self) -> float:

@@ -63,3 +63,18 @@ def test_a_missing_parameter_count_is_named_not_guessed(tmp_path):
     assert model.get("parametersB") is None
     (problem,) = [p for p in fragment.problems if p.key == "parametersB"]
     assert "--parameters-b" in problem.fix and problem.location.file.endswith("config.json")
+
+
+def test_sliding_window_layers_come_from_layer_types(tmp_path):
+    # gpt-oss-120b's config.json: 36 layers alternating sliding (window 128) and full attention
+    config = {"_name_or_path": "openai/gpt-oss-120b", "num_hidden_layers": 36, "hidden_size": 2880,
+              "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64, "sliding_window": 128,
+              "layer_types": ["sliding_attention", "full_attention"] * 18, "torch_dtype": "bfloat16",
+              "num_local_experts": 128, "num_experts_per_tok": 4, "quantization_config": {"quant_method": "mxfp4"}}
+    model, _ = imported(tmp_path, config, parameters_b=117)
+    assert (model.get("slidingWindow"), model.get("slidingWindowLayers")) == (128, 36 // 2)
+    assert model.get("slidingWindowLayers") == int(catalog_value("gpt-oss-120b", "slidingWindowLayers"))
+    # a window no layer uses (Qwen2: use_sliding_window false, no layer_types) is not a sliding-window model
+    qwen = dict(GQA_WITHOUT_HEAD_DIM, sliding_window=131072, use_sliding_window=False)
+    model, _ = imported(tmp_path, qwen, parameters_b=8)
+    assert model.get("slidingWindow") is None and model.get("slidingWindowLayers") is None

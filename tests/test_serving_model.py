@@ -203,6 +203,27 @@ def test_gpt_oss_mxfp4_weights():
     assert got["kvBytesPerTokenPerDevice"] == 2 * 36 * 8 * 64 * 2
 
 
+def test_gpt_oss_sliding_window_layers_attend_to_their_window_only():
+    """gpt-oss-120b alternates full and 128-token sliding-window layers (config.json layer_types): at a 64k prompt the
+    windowed half adds almost no attention, so prefill is about a third cheaper than 36 full layers would be."""
+    windowed = dict(GPT_OSS_120B, slidingWindow=128, slidingWindowLayers=18)
+    prompt = {"promptTokensP50": 1000, "promptTokensP99": 64000, "outputTokensP50": 1000}
+    got = derived(describe(windowed, pool={"tensorParallel": 1}, workload=prompt))
+    width = 64 * 64
+    full = 18 * 64000 ** 2
+    sliding = 18 * (2 * 64000 * 128 - 128 ** 2)  # Σ min(i, 128) scores, ×2
+    flop = 2 * 5.1e9 * 64000 + 2 * (full + sliding) * width
+    assert got["prefillTFLOPP99"] == pytest.approx(flop / 1e12, abs=0.01)
+    everywhere = derived(describe(GPT_OSS_120B, pool={"tensorParallel": 1}, workload=prompt))
+    assert everywhere["prefillTFLOPP99"] == pytest.approx((2 * 5.1e9 * 64000 + 2 * 36 * 64000 ** 2 * width) / 1e12, abs=0.01)
+    # decode: a token attends to 1,500 keys in a full layer (context = 1,000 + 1,000 / 2) and 128 in a windowed one
+    peak = catalog("H100-SXM")["denseBF16TFLOPS"]
+    gflop = 2 * 5.1 + 4 * (18 * 1500 + 18 * 128) * width / 1e9
+    assert got["decodeComputeMsPerSequence"] == pytest.approx(gflop / (peak * 0.5), abs=1e-5)
+    # the KV cache is still counted for every layer (vLLM turns its hybrid KV manager off with a KV connector)
+    assert got["kvBytesPerTokenPerDevice"] == 2 * 36 * 8 * 64 * 2
+
+
 def test_gqa_tp_above_kv_heads():
     got = derived(describe(QWEN_7B, pool={"tensorParallel": 8}))
     assert got["kvShards"] == 4
@@ -294,8 +315,12 @@ def _device_of(nodes: list[dict], model: dict) -> Device:
         peak = f.get("denseBF16TFLOPS")
         if model["weightDtype"] == "fp8" and "denseFP8TFLOPS" in f:
             peak = f["denseFP8TFLOPS"]
-        if model["weightDtype"] in ("nvfp4", "mxfp4"):
-            peak = f.get("denseFP4TFLOPS", f.get("denseFP8TFLOPS", peak))
+        # without FP4 tensor cores both 4-bit formats run as weight-only W4A16 kernels, at BF16; with them NVFP4
+        # runs at the FP4 rate and MXFP4 (against MXFP8 activations) at the FP8 rate
+        if model["weightDtype"] == "nvfp4" and "denseFP4TFLOPS" in f:
+            peak = f["denseFP4TFLOPS"]
+        if model["weightDtype"] == "mxfp4" and "denseFP4TFLOPS" in f:
+            peak = f["denseFP8TFLOPS"]
         if virt.get("gpu") == "mig":
             profile = catalog(virt["migProfile"])
             memory_share = profile.get("migMemoryFraction", profile["migMemoryGB"] / f["hbmCapacityGB"])
@@ -354,7 +379,8 @@ def _interconnect(nodes: list[dict], tree: dict) -> Interconnect:
 MODEL_KEYS = {"parametersBillions": "parametersB", "activeParametersBillions": "activeParametersB", "numLayers": "layers",
               "numKVHeads": "kvHeads", "headDim": "headDim", "hiddenSize": "hiddenSize",
               "numAttentionHeads": "attentionHeads", "numExperts": "experts", "expertsPerToken": "expertsPerToken",
-              "kvLatentDim": "kvLatentDim"}
+              "kvLatentDim": "kvLatentDim", "slidingWindowTokens": "slidingWindow",
+              "slidingWindowLayers": "slidingWindowLayers"}
 
 
 def _model(model: dict) -> dict:
@@ -378,7 +404,8 @@ def _pools(path):
         m = models[pool["model"]]
         model = Model(m["parametersB"], m["layers"], m.get("kvHeads"), m.get("headDim"), m["weightDtype"], m["kvDtype"],
                       active_b=m.get("activeParametersB"), hidden=m.get("hiddenSize"), heads=m.get("attentionHeads"),
-                      experts=m.get("experts"), experts_per_token=m.get("expertsPerToken"), kv_latent=m.get("kvLatentDim"))
+                      experts=m.get("experts"), experts_per_token=m.get("expertsPerToken"), kv_latent=m.get("kvLatentDim"),
+                      window=m.get("slidingWindow"), window_layers=m.get("slidingWindowLayers", 0))
         served = [w for w in workloads if pool["id"] in w.get("servedBy", [])]
         if not served:
             continue
