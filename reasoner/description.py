@@ -32,6 +32,7 @@ from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import ScalarNode, SequenceNode
 
 from . import resources
+from .collector import without_cyclic_gc
 from .expansion import expand
 from .problems import InputError, Location, Problem
 from .vocabulary import RDF_TYPE, XSD, Suggester, vocabulary
@@ -689,6 +690,7 @@ def _check_json_limits(document, text: str, source: str) -> None:
                                        element=path or None)])
 
 
+@without_cyclic_gc
 def _load_jsonld(text: str, source: str, stem: str) -> Description:
     document = _read_json(text, source)
     _check_json_limits(document, text, source)
@@ -698,6 +700,7 @@ def _load_jsonld(text: str, source: str, stem: str) -> Description:
                                                     triples)))
 
 
+@without_cyclic_gc
 def _load_rdf(data: bytes, source: str, fmt: str, stem: str) -> Description:
     deployment, base = base_for(stem)
     if fmt == "rdfxml":
@@ -769,19 +772,30 @@ def declared_terms() -> frozenset[str]:
     return frozenset(t.subject.value for t in resources.ontology_triples() if isinstance(t.subject, ox.NamedNode))
 
 
+@without_cyclic_gc
 def _finish(description: Description) -> Description:
     ranges = containment_ranges()
-    typed = {(t.subject, t.object.value) for t in description.triples if t.predicate.value == RDF_TYPE}
-    extra = []
+    # One pass over the triples (each attribute of a pyoxigraph term is a new Python object: passes add up).
+    typed = set()
+    contained = []  # (object, class) in the order met
     literals = set()
-    for t in description.triples:
-        if isinstance(t.object, ox.Literal):
-            literals.add(t.object)
+    literal, resource = ox.Literal, (ox.NamedNode, ox.BlankNode)
+    for subject, predicate, obj in description.triples:
+        p = predicate.value
+        if p == RDF_TYPE:
+            typed.add((subject, obj.value))
+        if isinstance(obj, literal):
+            literals.add(obj)
             continue
-        cls = ranges.get(t.predicate.value)
-        if cls and isinstance(t.object, (ox.NamedNode, ox.BlankNode)) and (t.object, cls) not in typed:
-            typed.add((t.object, cls))
-            extra.append(ox.Triple(t.object, ox.NamedNode(RDF_TYPE), ox.NamedNode(cls)))
+        cls = ranges.get(p)
+        if cls and isinstance(obj, resource):
+            contained.append((obj, cls))
+    extra = []
+    rdf_type = ox.NamedNode(RDF_TYPE)
+    for obj, cls in contained:
+        if (obj, cls) not in typed:
+            typed.add((obj, cls))
+            extra.append(ox.Triple(obj, rdf_type, ox.NamedNode(cls)))
     description.triples.extend(extra)
     _check_not_empty(description, typed)
     _check_literals(description, literals)
@@ -872,35 +886,51 @@ def _check_terms(description: Description) -> None:
     property_names, sai_names, catalog_entries = _term_names()
     did_you_mean = Suggester()
     seen: set[str] = set()
+
+    def judge(t: ox.Triple, position: str, iri: str) -> None:
+        if iri.startswith(resources.SAI) and iri not in known:
+            name = iri[len(resources.SAI):]
+            if name in already:
+                return
+            seen.add(iri)
+            where = description.location_of(t.subject.value, t.predicate.value) or Location(description.source)
+            if position == "predicate":
+                hint = did_you_mean(name, property_names)
+                message = f"unknown property '{_shorten(name)}' (not defined by the SORT-AI ontology)"
+            else:
+                hint = did_you_mean(name, sai_names)
+                message = f"unknown term '{_shorten(name)}' (not defined by the SORT-AI ontology)"
+            description.problems.append(Problem(
+                message, where, element=description.element_name(t.subject.value),
+                key=vocab.key_for(t.predicate.value), fix=hint or "check the spelling against the ontology.",
+                code="unknown-term", value=name))
+        elif iri.startswith(resources.CAT) and iri not in catalog and position == "object":
+            name = iri[len(resources.CAT):]
+            if name in already:
+                return
+            seen.add(iri)
+            description.problems.append(Problem(
+                f"unknown catalog entry '{_shorten(name)}'",
+                description.location_of(t.subject.value, t.predicate.value) or Location(description.source),
+                element=description.element_name(t.subject.value), key=vocab.key_for(t.predicate.value),
+                fix=did_you_mean(name, catalog_entries) or "see the catalog.",
+                code="unknown-catalog-name", value=name))
+
+    # An IRI's verdict in a position cannot change during the pass (`known`, `catalog` and `already` are fixed;
+    # `seen` only grows, by IRIs already judged), so each IRI is judged once per position, where first met.
+    predicates: set[str] = set()
+    objects: set[str] = set()
+    watched, named = (resources.SAI, resources.CAT), ox.NamedNode
     for t in description.triples:
-        for position, term in (("predicate", t.predicate), ("object", t.object)):
-            if not isinstance(term, ox.NamedNode) or term.value in seen:
-                continue
-            iri = term.value
-            if iri.startswith(resources.SAI) and iri not in known:
-                name = iri[len(resources.SAI):]
-                if name in already:
-                    continue
-                seen.add(iri)
-                where = description.location_of(t.subject.value, t.predicate.value) or Location(description.source)
-                if position == "predicate":
-                    hint = did_you_mean(name, property_names)
-                    message = f"unknown property '{_shorten(name)}' (not defined by the SORT-AI ontology)"
-                else:
-                    hint = did_you_mean(name, sai_names)
-                    message = f"unknown term '{_shorten(name)}' (not defined by the SORT-AI ontology)"
-                description.problems.append(Problem(
-                    message, where, element=description.element_name(t.subject.value),
-                    key=vocab.key_for(t.predicate.value), fix=hint or "check the spelling against the ontology.",
-                    code="unknown-term", value=name))
-            elif iri.startswith(resources.CAT) and iri not in catalog and position == "object":
-                name = iri[len(resources.CAT):]
-                if name in already:
-                    continue
-                seen.add(iri)
-                description.problems.append(Problem(
-                    f"unknown catalog entry '{_shorten(name)}'",
-                    description.location_of(t.subject.value, t.predicate.value) or Location(description.source),
-                    element=description.element_name(t.subject.value), key=vocab.key_for(t.predicate.value),
-                    fix=did_you_mean(name, catalog_entries) or "see the catalog.",
-                    code="unknown-catalog-name", value=name))
+        _, predicate, obj = t
+        iri = predicate.value
+        if iri not in predicates:
+            predicates.add(iri)
+            if iri not in seen and iri.startswith(watched):
+                judge(t, "predicate", iri)
+        if isinstance(obj, named):
+            iri = obj.value
+            if iri not in objects:
+                objects.add(iri)
+                if iri not in seen and iri.startswith(watched):
+                    judge(t, "object", iri)
