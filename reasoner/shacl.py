@@ -20,6 +20,8 @@ import rdflib
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, RDFS, SH, XSD
 
+from .collector import without_cyclic_gc
+
 SUPPORTED = {
     SH.path, SH.minCount, SH.maxCount, SH.datatype, SH.minInclusive, SH.maxInclusive, SH.minExclusive,
     SH.maxExclusive, SH["in"], SH["class"], SH.hasValue, SH.pattern, SH.lessThanOrEquals, SH.disjoint,
@@ -53,6 +55,10 @@ class Shape:
     targets: list[str] = field(default_factory=list)
     message: str | None = None
     severity: str = str(SH.Violation)
+    # The constraints with their parameters converted once (numbers, IRIs, patterns), for the hot loop; and
+    # those that fail on a focus without values (minCount above 0, hasValue), the common case on a fleet.
+    prepared: list[tuple] = field(default_factory=list)
+    on_empty: list[tuple] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,26 @@ class ShapesGraph:
             elif predicate in COMPONENT:
                 shape.constraints.append((predicate, value))
         shape.constraints = sorted(((_local(p), v) for p, v in shape.constraints), key=lambda c: c[0])
+        shape.prepared = [(parameter, value, _prepare(parameter, value)) for parameter, value in shape.constraints]
+        shape.on_empty = [(parameter, value, prepared) for parameter, value, prepared in shape.prepared
+                          if (parameter == "minCount" and prepared > 0) or (parameter == "maxCount" and prepared < 0)
+                          or parameter == "hasValue"]
         return shape
+
+
+def _prepare(parameter: str, value):
+    """What the validator compares with, computed once per shape rather than once per value."""
+    if parameter in ("minCount", "maxCount"):
+        return int(value)
+    if parameter == "hasValue":
+        return _term(value)
+    if parameter in BOUNDS:
+        return Decimal(str(value))
+    if parameter == "pattern":
+        return re.compile(str(value))
+    if parameter in ("datatype", "class", "lessThanOrEquals", "disjoint"):
+        return str(value)
+    return value
 
 
 @cache
@@ -150,25 +175,37 @@ class Data:
     """
 
     def __init__(self, triples, predicates: frozenset[str] | None = None):
-        self.index: dict = defaultdict(lambda: defaultdict(list))
+        self.index: dict = {}
         self.types: dict = defaultdict(set)
         subclass: dict = defaultdict(set)
         rdf_type, sub = str(RDF.type), str(RDFS.subClassOf)
-        for t in triples:
-            p = t.predicate.value
-            if predicates is not None and p not in predicates and p != rdf_type and p != sub:
+        wanted = None if predicates is None else predicates | {rdf_type, sub}
+        index, types, named = self.index, self.types, ox.NamedNode
+        for s, predicate, o in triples:
+            p = predicate.value
+            if wanted is not None and p not in wanted:
                 continue
-            self.index[t.subject][p].append(t.object)
+            node = index.get(s)
+            if node is None:
+                index[s] = {p: [o]}
+            else:
+                objects = node.get(p)
+                if objects is None:
+                    node[p] = [o]
+                else:
+                    objects.append(o)
             if p == rdf_type:
-                self.types[t.subject].add(t.object.value)
-            elif p == sub and isinstance(t.object, ox.NamedNode):
-                subclass[t.object.value].add(t.subject.value)
+                types[s].add(o.value)
+            elif p == sub and isinstance(o, named):
+                subclass[o.value].add(s.value)
         self.subclasses: dict[str, set[str]] = {}
         self._subclass = subclass
+        self._by_type: dict | None = None
 
     def values(self, focus, path: str) -> list:
+        """The objects of `focus` by `path`: the index's own list, which callers only read."""
         node = self.index.get(focus)
-        return list(node.get(path, ())) if node else []
+        return node.get(path, NONE) if node else NONE
 
     def closure(self, cls: str) -> set[str]:
         if cls not in self.subclasses:
@@ -182,11 +219,21 @@ class Data:
         return self.subclasses[cls]
 
     def instances(self, cls: str) -> list:
-        classes = self.closure(cls)
-        return [s for s, types in self.types.items() if types & classes]
+        if self._by_type is None:  # class → its direct instances, built once rather than scanned per target
+            self._by_type = defaultdict(list)
+            for s, types in self.types.items():
+                for t in types:
+                    self._by_type[t].append(s)
+        found: dict = {}  # in first-seen order, without repeats (callers sort them anyway)
+        for c in self.closure(cls):
+            found.update(dict.fromkeys(self._by_type.get(c, ())))
+        return list(found)
 
     def is_instance(self, node, cls: str) -> bool:
         return bool(self.types.get(node, set()) & self.closure(cls))
+
+
+NONE: tuple = ()
 
 
 def _number(term):
@@ -226,53 +273,60 @@ class Validator:
         if shape.path is not None:
             return self.check_property(focus, shape)
         results = []
-        for parameter, value in shape.constraints:
-            results.extend(self.check_values(focus, shape, parameter, value, [focus], None))
+        for parameter, value, prepared in shape.prepared:
+            results.extend(self.check_values(focus, shape, parameter, value, prepared, [focus], None))
         for prop in shape.properties:
             results.extend(self.check_property(focus, prop))
         return results
 
     def check_property(self, focus, shape: Shape) -> list[Result]:
         values = self.data.values(focus, shape.path)
+        if not values:  # only minCount and hasValue can fail, and nested shapes have nothing to check
+            return [self.result(focus, shape, parameter, None, shape.path) for parameter, _, _ in shape.on_empty]
         results = []
-        for parameter, value in shape.constraints:
-            results.extend(self.check_values(focus, shape, parameter, value, values, shape.path))
+        for parameter, value, prepared in shape.prepared:
+            found = self.check_values(focus, shape, parameter, value, prepared, values, shape.path)
+            if found:
+                results.extend(found)
         for prop in shape.properties:
             for v in values:
-                results.extend(self.check_property(v, prop))
+                found = self.check_property(v, prop)
+                if found:
+                    results.extend(found)
         return results
 
     def result(self, focus, shape, parameter, value, path) -> Result:
         return Result(focus, path, value, COMPONENT_BY_NAME[parameter], shape.node, shape.message, shape.severity)
 
-    def check_values(self, focus, shape, parameter, arg, values, path) -> list[Result]:
+    def check_values(self, focus, shape, parameter, arg, prepared, values, path) -> list[Result]:
         if parameter == "minCount":
-            return [self.result(focus, shape, parameter, None, path)] if len(values) < int(arg) else []
+            return [self.result(focus, shape, parameter, None, path)] if len(values) < prepared else NONE
         if parameter == "maxCount":
-            return [self.result(focus, shape, parameter, None, path)] if len(values) > int(arg) else []
+            return [self.result(focus, shape, parameter, None, path)] if len(values) > prepared else NONE
         if parameter == "hasValue":
-            return [] if _term(arg) in values else [self.result(focus, shape, parameter, None, path)]
+            return NONE if prepared in values else [self.result(focus, shape, parameter, None, path)]
+        value_ok = self.value_ok
         return [self.result(focus, shape, parameter, v, path) for v in values
-                if not self.value_ok(focus, parameter, arg, v)]
+                if not value_ok(focus, parameter, arg, prepared, v)]
 
-    def value_ok(self, focus, parameter, arg, v) -> bool:
+    def value_ok(self, focus, parameter, arg, prepared, v) -> bool:
         if parameter == "datatype":
-            return _well_formed(v, str(arg))
+            return _well_formed(v, prepared)
         if parameter in BOUNDS:
             number = _number(v)
-            return number is not None and BOUNDS[parameter](number, Decimal(str(arg)))
+            return number is not None and BOUNDS[parameter](number, prepared)
         if parameter == "in":
             return v in arg
         if parameter == "class":
-            return not isinstance(v, ox.Literal) and self.data.is_instance(v, str(arg))
+            return not isinstance(v, ox.Literal) and self.data.is_instance(v, prepared)
         if parameter == "pattern":
-            return not isinstance(v, ox.BlankNode) and re.search(str(arg), v.value) is not None
+            return not isinstance(v, ox.BlankNode) and prepared.search(v.value) is not None
         if parameter == "lessThanOrEquals":
             mine = _number(v)
-            others = [_number(o) for o in self.data.values(focus, str(arg))]
+            others = [_number(o) for o in self.data.values(focus, prepared)]
             return all(mine is not None and o is not None and mine <= o for o in others)
         if parameter == "disjoint":
-            return v not in self.data.values(focus, str(arg))
+            return v not in self.data.values(focus, prepared)
         if parameter == "node":
             return self.conforms(v, arg)
         if parameter == "or":
@@ -288,6 +342,7 @@ BOUNDS = {
 }
 
 
+@without_cyclic_gc
 def validate_triples(shapes_path: str, triples) -> list[Result]:
     shapes = compiled(shapes_path)
     return Validator(shapes, Data(triples, shapes.predicates)).run()
