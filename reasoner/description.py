@@ -775,18 +775,32 @@ def declared_terms() -> frozenset[str]:
 @without_cyclic_gc
 def _finish(description: Description) -> Description:
     ranges = containment_ranges()
-    # One pass over the triples (each attribute of a pyoxigraph term is a new Python object: passes add up).
+    # One pass over the triples (each attribute of a pyoxigraph term is a new Python object: passes add up):
+    # typing by containment, the distinct literals, and the sai:/cat: IRIs where each is first met.
     typed = set()
     contained = []  # (object, class) in the order met
     literals = set()
-    literal, resource = ox.Literal, (ox.NamedNode, ox.BlankNode)
-    for subject, predicate, obj in description.triples:
+    terms = _TermsMet()
+    literal, resource, named = ox.Literal, (ox.NamedNode, ox.BlankNode), ox.NamedNode
+    predicates, objects, watched, met = terms.predicates, terms.objects, terms.WATCHED, terms.met
+    for t in description.triples:
+        subject, predicate, obj = t
         p = predicate.value
+        if p not in predicates:
+            predicates.add(p)
+            if p.startswith(watched):
+                met.append((t, "predicate", p))
         if p == RDF_TYPE:
             typed.add((subject, obj.value))
         if isinstance(obj, literal):
             literals.add(obj)
             continue
+        if isinstance(obj, named):
+            o = obj.value
+            if o not in objects:
+                objects.add(o)
+                if o.startswith(watched):
+                    met.append((t, "object", o))
         cls = ranges.get(p)
         if cls and isinstance(obj, resource):
             contained.append((obj, cls))
@@ -797,11 +811,39 @@ def _finish(description: Description) -> Description:
             typed.add((obj, cls))
             extra.append(ox.Triple(obj, rdf_type, ox.NamedNode(cls)))
     description.triples.extend(extra)
+    for t in extra:
+        terms.add(t)
     _check_not_empty(description, typed)
     _check_literals(description, literals)
-    _check_terms(description)
+    _check_terms(description, terms)
     expand(description)
     return description
+
+
+class _TermsMet:
+    """The sai: and cat: IRIs of a description, each where it is first met as a predicate and as an object,
+    in the order of the triples: all that the check of terms needs (an IRI's verdict in a position cannot
+    change during the check, so only its first occurrence there matters)."""
+
+    WATCHED = (resources.SAI, resources.CAT)
+
+    def __init__(self):
+        self.predicates: set[str] = set()
+        self.objects: set[str] = set()
+        self.met: list[tuple[ox.Triple, str, str]] = []  # (triple, position, IRI)
+
+    def add(self, t: ox.Triple) -> None:
+        p = t.predicate.value
+        if p not in self.predicates:
+            self.predicates.add(p)
+            if p.startswith(self.WATCHED):
+                self.met.append((t, "predicate", p))
+        if isinstance(t.object, ox.NamedNode):
+            o = t.object.value
+            if o not in self.objects:
+                self.objects.add(o)
+                if o.startswith(self.WATCHED):
+                    self.met.append((t, "object", o))
 
 
 def _check_not_empty(description: Description, typed: set) -> None:
@@ -877,7 +919,7 @@ def _term_names() -> tuple[list[str], list[str], list[str]]:
     return properties, sai, catalog
 
 
-def _check_terms(description: Description) -> None:
+def _check_terms(description: Description, terms: _TermsMet) -> None:
     """Flag sai: and cat: IRIs the ontology and catalog do not define (typos in Turtle/JSON-LD, or types)."""
     known = declared_terms()
     catalog = {resources.CAT + n for names in catalog_names().values() for n in names}
@@ -916,21 +958,6 @@ def _check_terms(description: Description) -> None:
                 fix=did_you_mean(name, catalog_entries) or "see the catalog.",
                 code="unknown-catalog-name", value=name))
 
-    # An IRI's verdict in a position cannot change during the pass (`known`, `catalog` and `already` are fixed;
-    # `seen` only grows, by IRIs already judged), so each IRI is judged once per position, where first met.
-    predicates: set[str] = set()
-    objects: set[str] = set()
-    watched, named = (resources.SAI, resources.CAT), ox.NamedNode
-    for t in description.triples:
-        _, predicate, obj = t
-        iri = predicate.value
-        if iri not in predicates:
-            predicates.add(iri)
-            if iri not in seen and iri.startswith(watched):
-                judge(t, "predicate", iri)
-        if isinstance(obj, named):
-            iri = obj.value
-            if iri not in objects:
-                objects.add(iri)
-                if iri not in seen and iri.startswith(watched):
-                    judge(t, "object", iri)
+    for t, position, iri in terms.met:
+        if iri not in seen:
+            judge(t, position, iri)
