@@ -181,19 +181,22 @@ class Data:
         rdf_type, sub = str(RDF.type), str(RDFS.subClassOf)
         wanted = None if predicates is None else predicates | {rdf_type, sub}
         index, types, named = self.index, self.types, ox.NamedNode
+        # Parsers give a subject's triples one after another: comparing with the last subject is cheaper than
+        # hashing a pyoxigraph term (which hashes its whole IRI on every call).
+        last, node = None, None
         for s, predicate, o in triples:
             p = predicate.value
             if wanted is not None and p not in wanted:
                 continue
-            node = index.get(s)
-            if node is None:
-                index[s] = {p: [o]}
+            if node is None or s != last:
+                last, node = s, index.get(s)
+                if node is None:
+                    node = index[s] = {}
+            objects = node.get(p)
+            if objects is None:
+                node[p] = [o]
             else:
-                objects = node.get(p)
-                if objects is None:
-                    node[p] = [o]
-                else:
-                    objects.append(o)
+                objects.append(o)
             if p == rdf_type:
                 types[s].add(o.value)
             elif p == sub and isinstance(o, named):
