@@ -32,6 +32,7 @@ from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import ScalarNode, SequenceNode
 
 from . import resources
+from .collector import without_cyclic_gc
 from .expansion import expand
 from .problems import InputError, Location, Problem
 from .vocabulary import RDF_TYPE, XSD, Suggester, vocabulary
@@ -689,6 +690,7 @@ def _check_json_limits(document, text: str, source: str) -> None:
                                        element=path or None)])
 
 
+@without_cyclic_gc
 def _load_jsonld(text: str, source: str, stem: str) -> Description:
     document = _read_json(text, source)
     _check_json_limits(document, text, source)
@@ -698,6 +700,7 @@ def _load_jsonld(text: str, source: str, stem: str) -> Description:
                                                     triples)))
 
 
+@without_cyclic_gc
 def _load_rdf(data: bytes, source: str, fmt: str, stem: str) -> Description:
     deployment, base = base_for(stem)
     if fmt == "rdfxml":
@@ -769,25 +772,78 @@ def declared_terms() -> frozenset[str]:
     return frozenset(t.subject.value for t in resources.ontology_triples() if isinstance(t.subject, ox.NamedNode))
 
 
+@without_cyclic_gc
 def _finish(description: Description) -> Description:
     ranges = containment_ranges()
-    typed = {(t.subject, t.object.value) for t in description.triples if t.predicate.value == RDF_TYPE}
-    extra = []
+    # One pass over the triples (each attribute of a pyoxigraph term is a new Python object: passes add up):
+    # typing by containment, the distinct literals, and the sai:/cat: IRIs where each is first met.
+    typed = set()
+    contained = []  # (object, class) in the order met
     literals = set()
+    terms = _TermsMet()
+    literal, resource, named = ox.Literal, (ox.NamedNode, ox.BlankNode), ox.NamedNode
+    predicates, objects, watched, met = terms.predicates, terms.objects, terms.WATCHED, terms.met
     for t in description.triples:
-        if isinstance(t.object, ox.Literal):
-            literals.add(t.object)
+        subject, predicate, obj = t
+        p = predicate.value
+        if p not in predicates:
+            predicates.add(p)
+            if p.startswith(watched):
+                met.append((t, "predicate", p))
+        if p == RDF_TYPE:
+            typed.add((subject, obj.value))
+        if isinstance(obj, literal):
+            literals.add(obj)
             continue
-        cls = ranges.get(t.predicate.value)
-        if cls and isinstance(t.object, (ox.NamedNode, ox.BlankNode)) and (t.object, cls) not in typed:
-            typed.add((t.object, cls))
-            extra.append(ox.Triple(t.object, ox.NamedNode(RDF_TYPE), ox.NamedNode(cls)))
+        if isinstance(obj, named):
+            o = obj.value
+            if o not in objects:
+                objects.add(o)
+                if o.startswith(watched):
+                    met.append((t, "object", o))
+        cls = ranges.get(p)
+        if cls and isinstance(obj, resource):
+            contained.append((obj, cls))
+    extra = []
+    rdf_type = ox.NamedNode(RDF_TYPE)
+    for obj, cls in contained:
+        if (obj, cls) not in typed:
+            typed.add((obj, cls))
+            extra.append(ox.Triple(obj, rdf_type, ox.NamedNode(cls)))
     description.triples.extend(extra)
+    for t in extra:
+        terms.add(t)
     _check_not_empty(description, typed)
     _check_literals(description, literals)
-    _check_terms(description)
+    _check_terms(description, terms)
     expand(description)
     return description
+
+
+class _TermsMet:
+    """The sai: and cat: IRIs of a description, each where it is first met as a predicate and as an object,
+    in the order of the triples: all that the check of terms needs (an IRI's verdict in a position cannot
+    change during the check, so only its first occurrence there matters)."""
+
+    WATCHED = (resources.SAI, resources.CAT)
+
+    def __init__(self):
+        self.predicates: set[str] = set()
+        self.objects: set[str] = set()
+        self.met: list[tuple[ox.Triple, str, str]] = []  # (triple, position, IRI)
+
+    def add(self, t: ox.Triple) -> None:
+        p = t.predicate.value
+        if p not in self.predicates:
+            self.predicates.add(p)
+            if p.startswith(self.WATCHED):
+                self.met.append((t, "predicate", p))
+        if isinstance(t.object, ox.NamedNode):
+            o = t.object.value
+            if o not in self.objects:
+                self.objects.add(o)
+                if o.startswith(self.WATCHED):
+                    self.met.append((t, "object", o))
 
 
 def _check_not_empty(description: Description, typed: set) -> None:
@@ -863,7 +919,7 @@ def _term_names() -> tuple[list[str], list[str], list[str]]:
     return properties, sai, catalog
 
 
-def _check_terms(description: Description) -> None:
+def _check_terms(description: Description, terms: _TermsMet) -> None:
     """Flag sai: and cat: IRIs the ontology and catalog do not define (typos in Turtle/JSON-LD, or types)."""
     known = declared_terms()
     catalog = {resources.CAT + n for names in catalog_names().values() for n in names}
@@ -872,35 +928,36 @@ def _check_terms(description: Description) -> None:
     property_names, sai_names, catalog_entries = _term_names()
     did_you_mean = Suggester()
     seen: set[str] = set()
-    for t in description.triples:
-        for position, term in (("predicate", t.predicate), ("object", t.object)):
-            if not isinstance(term, ox.NamedNode) or term.value in seen:
-                continue
-            iri = term.value
-            if iri.startswith(resources.SAI) and iri not in known:
-                name = iri[len(resources.SAI):]
-                if name in already:
-                    continue
-                seen.add(iri)
-                where = description.location_of(t.subject.value, t.predicate.value) or Location(description.source)
-                if position == "predicate":
-                    hint = did_you_mean(name, property_names)
-                    message = f"unknown property '{_shorten(name)}' (not defined by the SORT-AI ontology)"
-                else:
-                    hint = did_you_mean(name, sai_names)
-                    message = f"unknown term '{_shorten(name)}' (not defined by the SORT-AI ontology)"
-                description.problems.append(Problem(
-                    message, where, element=description.element_name(t.subject.value),
-                    key=vocab.key_for(t.predicate.value), fix=hint or "check the spelling against the ontology.",
-                    code="unknown-term", value=name))
-            elif iri.startswith(resources.CAT) and iri not in catalog and position == "object":
-                name = iri[len(resources.CAT):]
-                if name in already:
-                    continue
-                seen.add(iri)
-                description.problems.append(Problem(
-                    f"unknown catalog entry '{_shorten(name)}'",
-                    description.location_of(t.subject.value, t.predicate.value) or Location(description.source),
-                    element=description.element_name(t.subject.value), key=vocab.key_for(t.predicate.value),
-                    fix=did_you_mean(name, catalog_entries) or "see the catalog.",
-                    code="unknown-catalog-name", value=name))
+
+    def judge(t: ox.Triple, position: str, iri: str) -> None:
+        if iri.startswith(resources.SAI) and iri not in known:
+            name = iri[len(resources.SAI):]
+            if name in already:
+                return
+            seen.add(iri)
+            where = description.location_of(t.subject.value, t.predicate.value) or Location(description.source)
+            if position == "predicate":
+                hint = did_you_mean(name, property_names)
+                message = f"unknown property '{_shorten(name)}' (not defined by the SORT-AI ontology)"
+            else:
+                hint = did_you_mean(name, sai_names)
+                message = f"unknown term '{_shorten(name)}' (not defined by the SORT-AI ontology)"
+            description.problems.append(Problem(
+                message, where, element=description.element_name(t.subject.value),
+                key=vocab.key_for(t.predicate.value), fix=hint or "check the spelling against the ontology.",
+                code="unknown-term", value=name))
+        elif iri.startswith(resources.CAT) and iri not in catalog and position == "object":
+            name = iri[len(resources.CAT):]
+            if name in already:
+                return
+            seen.add(iri)
+            description.problems.append(Problem(
+                f"unknown catalog entry '{_shorten(name)}'",
+                description.location_of(t.subject.value, t.predicate.value) or Location(description.source),
+                element=description.element_name(t.subject.value), key=vocab.key_for(t.predicate.value),
+                fix=did_you_mean(name, catalog_entries) or "see the catalog.",
+                code="unknown-catalog-name", value=name))
+
+    for t, position, iri in terms.met:
+        if iri not in seen:
+            judge(t, position, iri)

@@ -56,9 +56,28 @@ def published_models() -> dict[str, str]:
 def expand(description) -> None:
     """Add the facts of named instance types and published models to `description` (in place)."""
     facts = _catalog_facts()
+    # Only the elements that name a catalog entry (and their virtualization blocks) are read or filled in, so
+    # only their statements are indexed: on a large fleet indexing every subject cost more than all the rest.
+    triggers: list[ox.Triple] = []
+    blocks_of: dict[str, list[str]] = defaultdict(list)
+    for t in description.triples:
+        predicate = t.predicate.value
+        if predicate == INSTANCE_TYPE or predicate == HUB_ID:
+            triggers.append(t)
+        elif predicate == VIRTUALIZATION:
+            blocks_of[t.subject.value].append(t.object.value)
+    if not triggers:
+        return
+    relevant = {t.subject.value for t in triggers}
+    for t in triggers:  # a node's block: the one it names, else the one named after it that may be created
+        if t.predicate.value == INSTANCE_TYPE:
+            relevant.update(blocks_of.get(t.subject.value, ()))
+            relevant.add(t.subject.value + "/virtualization")
     stated: dict[str, dict[str, list[ox.Term]]] = defaultdict(lambda: defaultdict(list))
     for t in description.triples:
-        stated[t.subject.value][t.predicate.value].append(t.object)
+        subject = t.subject.value
+        if subject in relevant:
+            stated[subject][t.predicate.value].append(t.object)
     added: list[ox.Triple] = []
 
     def fill(subject: ox.NamedNode, owner: str, key_predicate: str, entry: str, predicates) -> None:
@@ -79,7 +98,7 @@ def expand(description) -> None:
             if where is not None:
                 description.key_locations.setdefault((subject.value, predicate), where)
 
-    for t in list(description.triples):
+    for t in triggers:
         if t.predicate.value == INSTANCE_TYPE and isinstance(t.object, ox.NamedNode) and t.object.value in facts:
             node, entry = t.subject, t.object.value
             fill(node, node.value, INSTANCE_TYPE, entry, NODE_FACTS)

@@ -10,6 +10,7 @@ import rdflib
 from rdflib.namespace import RDF, SH
 
 from . import resources
+from .collector import without_cyclic_gc
 from .description import Description, catalog_names, rdflib_literal
 from .problems import Location, Problem
 from .shacl import validate_triples
@@ -43,6 +44,7 @@ def _background() -> tuple:
     return tuple(resources.ontology_triples()) + tuple(resources.catalog_triples())
 
 
+@without_cyclic_gc
 def validate(description: Description) -> ValidationReport:
     """Loader findings first (keys, values, catalog names), then the SHACL results."""
     results = validate_triples(str(resources.shapes_path()), [*description.triples, *_background()])
@@ -100,8 +102,14 @@ def _report_graph(results) -> rdflib.Graph:
 
 def _shacl_problems(report: rdflib.Graph, description: Description) -> list[Problem]:
     vocab = vocabulary()
-    declared_ids = {str(s)[len(description.base):] for s in _subjects(description)}
-    candidates = sorted(declared_ids)
+    declared: list = []  # (ids, sorted ids) of the description's elements: only a dangling reference needs them
+
+    def declared_ids() -> tuple[set[str], list[str]]:
+        if not declared:
+            ids = {str(s)[len(description.base):] for s in _subjects(description)}
+            declared.append((ids, sorted(ids)))
+        return declared[0]
+
     did_you_mean = Suggester()
     problems: list[Problem] = []
     for result in report.subjects(RDF.type, SH.ValidationResult):
@@ -127,9 +135,9 @@ def _shacl_problems(report: rdflib.Graph, description: Description) -> list[Prob
         if shown_value is not None:
             text += f" (got '{shown_value}')"
             if (component == SH.ClassConstraintComponent and isinstance(value, rdflib.URIRef)
-                    and str(value).startswith(description.base) and shown_value not in declared_ids):
+                    and str(value).startswith(description.base) and shown_value not in declared_ids()[0]):
                 fix = (f"'{shown_value}' is not declared in this description; "
-                       + (did_you_mean(shown_value, candidates) or "declare it or correct the reference."))
+                       + (did_you_mean(shown_value, declared_ids()[1]) or "declare it or correct the reference."))
         problems.append(Problem(
             text, description.location_of(focus_iri, path_iri) or Location(description.source), element=_element_label(focus_iri, description),
             key=key, fix=fix, severity=severity, code=_code(component),
