@@ -17,6 +17,7 @@ import pyoxigraph as ox
 import rdflib
 
 from . import resources
+from .collector import without_cyclic_gc
 from .description import Description
 from .rules import Pattern, Rule, RuleBase, load_rule_base, matches
 
@@ -105,13 +106,7 @@ def infer(description: Description, rule_base: RuleBase | None = None, store: ox
     gc.unfreeze()  # what an earlier call froze becomes collectable again (long-running processes)
     # Reasoning allocates millions of small objects that all live until the end: the cyclic collector would
     # rescan them again and again (a third of the time at 1M triples) to free nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _infer(description, rule_base, store, progress)
-    finally:
-        if collecting:
-            gc.enable()
+    return without_cyclic_gc(_infer)(description, rule_base, store, progress)
 
 
 def _infer(description: Description, rule_base: RuleBase | None, store: ox.Store | None,
