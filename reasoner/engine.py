@@ -47,8 +47,23 @@ class Derivation:
     def premises(self) -> tuple[ox.Triple, ...]:
         # Not cached: on a large fleet the cached tuples grew the long-lived heap until the collector's full
         # passes paused explanations for up to a second; recomputing costs microseconds.
-        compiled = _compile(self.rule.premise_patterns, {n: i for i, n in enumerate(self.names)})
+        compiled = _compiled_premises(self.rule, self.names)
         return tuple(dict.fromkeys(t for values in self.rows for t in _premises(compiled, values, self.store)))
+
+
+_PREMISE_PLANS: dict[tuple[str, tuple[str, ...]], list] = {}
+
+
+def _compiled_premises(rule: Rule, names: tuple[str, ...]) -> list:
+    """A rule's premise patterns compiled for one column order: explaining one diagnosis rebuilds the premises of
+    hundreds of derivations of a few rules, and compiling them each time was a quarter of the explanation."""
+    key = (rule.construct, names)  # the rule's text, not its identity: another rule base may reuse an id
+    plan = _PREMISE_PLANS.get(key)
+    if plan is None:
+        if len(_PREMISE_PLANS) > 4096:
+            _PREMISE_PLANS.clear()
+        plan = _PREMISE_PLANS[key] = _compile(rule.premise_patterns, {n: i for i, n in enumerate(names)})
+    return plan
 
 
 @dataclass

@@ -7,7 +7,7 @@ speak the user's language (keys, not IRIs) and suggest the nearest valid spellin
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from rapidfuzz import fuzz, process
@@ -41,11 +41,20 @@ class Vocabulary:
     terms: dict[str, Term]
     by_iri: dict[str, Term]
     prefixes: dict[str, str]
+    _keys: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def key_for(self, predicate_iri: str) -> str:
         term = self.by_iri.get(predicate_iri)
         if term is not None:
             return term.key
+        key = self._keys.get(predicate_iri)  # explanations ask for the same few derived properties thousands of times
+        if key is None:
+            key = self._prefixed(predicate_iri)
+            if len(self._keys) < 10000:  # a description's own properties must not grow it without bound
+                self._keys[predicate_iri] = key
+        return key
+
+    def _prefixed(self, predicate_iri: str) -> str:
         for prefix, ns in sorted(self.prefixes.items(), key=lambda item: -len(item[1])):
             if predicate_iri.startswith(ns):
                 return f"{prefix}:{predicate_iri[len(ns):]}"
