@@ -148,11 +148,15 @@ def config_facts(config: dict) -> dict:
         if isinstance(inner.get(source), int) and inner[source] > 0:
             facts["experts"] = inner[source]
             break
-    layer_types = inner.get("layer_types")
-    if isinstance(inner.get("sliding_window"), int) and isinstance(layer_types, list):
-        # Only layer_types says which layers use the window: several configs carry a sliding_window that no layer
-        # uses (Qwen2's use_sliding_window: false), so without it nothing is inferred.
-        sliding = sum(1 for t in layer_types if t == "sliding_attention")
+    layer_types, pattern = inner.get("layer_types"), inner.get("sliding_window_pattern")
+    if isinstance(inner.get("sliding_window"), int) and (isinstance(layer_types, list) or isinstance(pattern, int)):
+        # Only layer_types (or Gemma 3's sliding_window_pattern: every pattern-th layer global) says which layers
+        # use the window: several configs carry a sliding_window that no layer uses (Qwen2's use_sliding_window:
+        # false), so without either nothing is inferred.
+        if isinstance(layer_types, list):
+            sliding = sum(1 for t in layer_types if t == "sliding_attention")
+        else:
+            sliding = facts["layers"] - facts["layers"] // pattern if "layers" in facts and pattern > 0 else 0
         if sliding:
             facts["slidingWindow"] = inner["sliding_window"]
             facts["slidingWindowLayers"] = sliding

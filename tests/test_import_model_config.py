@@ -78,3 +78,14 @@ def test_sliding_window_layers_come_from_layer_types(tmp_path):
     qwen = dict(GQA_WITHOUT_HEAD_DIM, sliding_window=131072, use_sliding_window=False)
     model, _ = imported(tmp_path, qwen, parameters_b=8)
     assert model.get("slidingWindow") is None and model.get("slidingWindowLayers") is None
+
+
+def test_gemma_3_windowed_layers_from_the_pattern(tmp_path):
+    # gemma-3-27b-it's text_config: 62 layers, a 1024-token window, every sixth layer global
+    config = {"_name_or_path": "google/gemma-3-27b-it", "torch_dtype": "bfloat16",
+              "text_config": {"num_hidden_layers": 62, "hidden_size": 5376, "num_attention_heads": 32,
+                              "num_key_value_heads": 16, "head_dim": 128, "sliding_window": 1024,
+                              "sliding_window_pattern": 6}}
+    model, _ = imported(tmp_path, config, parameters_b=27.4)
+    assert (model.get("slidingWindow"), model.get("slidingWindowLayers")) == (1024, 62 - 62 // 6)
+    assert model.get("slidingWindowLayers") == int(catalog_value("gemma-3-27b-it", "slidingWindowLayers"))
