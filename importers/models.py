@@ -148,11 +148,16 @@ def config_facts(config: dict) -> dict:
         if isinstance(inner.get(source), int) and inner[source] > 0:
             facts["experts"] = inner[source]
             break
-    layer_types, pattern = inner.get("layer_types"), inner.get("sliding_window_pattern")
+    layer_types = inner.get("layer_types")
+    pattern = inner.get("sliding_window_pattern", inner.get("_sliding_window_pattern"))
+    if pattern is None:
+        # The published Gemma configs leave the layout to transformers' defaults: Gemma 2 alternates (every second
+        # layer global), Gemma 3 puts one global layer after five windowed ones.
+        pattern = {"gemma2": 2, "gemma3_text": 6, "gemma3": 6}.get(str(inner.get("model_type")))
     if isinstance(inner.get("sliding_window"), int) and (isinstance(layer_types, list) or isinstance(pattern, int)):
-        # Only layer_types (or Gemma 3's sliding_window_pattern: every pattern-th layer global) says which layers
-        # use the window: several configs carry a sliding_window that no layer uses (Qwen2's use_sliding_window:
-        # false), so without either nothing is inferred.
+        # Only layer_types, or a pattern (every pattern-th layer global), says which layers use the window: several
+        # configs carry a sliding_window that no layer uses (Qwen2's use_sliding_window: false), so without either
+        # nothing is inferred.
         if isinstance(layer_types, list):
             sliding = sum(1 for t in layer_types if t == "sliding_attention")
         else:

@@ -89,3 +89,19 @@ def test_gemma_3_windowed_layers_from_the_pattern(tmp_path):
     model, _ = imported(tmp_path, config, parameters_b=27.4)
     assert (model.get("slidingWindow"), model.get("slidingWindowLayers")) == (1024, 62 - 62 // 6)
     assert model.get("slidingWindowLayers") == int(catalog_value("gemma-3-27b-it", "slidingWindowLayers"))
+
+
+def test_published_gemma_configs_take_transformers_layout_defaults(tmp_path):
+    # google/gemma-3-27b-it's config.json states the window but not the pattern (transformers' default: 6), and
+    # Gemma 2's alternation is not in its config at all
+    gemma3 = {"_name_or_path": "google/gemma-3-27b-it", "model_type": "gemma3", "torch_dtype": "bfloat16",
+              "text_config": {"model_type": "gemma3_text", "num_hidden_layers": 62, "hidden_size": 5376,
+                              "num_attention_heads": 32, "num_key_value_heads": 16, "head_dim": 128,
+                              "sliding_window": 1024}}
+    model, _ = imported(tmp_path, gemma3, parameters_b=27.4)
+    assert model.get("slidingWindowLayers") == 62 - 62 // 6 == int(catalog_value("gemma-3-27b-it", "slidingWindowLayers"))
+    gemma2 = {"_name_or_path": "google/gemma-2-9b-it", "model_type": "gemma2", "torch_dtype": "bfloat16",
+              "num_hidden_layers": 42, "hidden_size": 3584, "num_attention_heads": 16, "num_key_value_heads": 8,
+              "head_dim": 256, "sliding_window": 4096}
+    model, _ = imported(tmp_path, gemma2, parameters_b=9.24)
+    assert model.get("slidingWindowLayers") == 42 // 2 == int(catalog_value("gemma-2-9b-it", "slidingWindowLayers"))
