@@ -103,7 +103,24 @@ class Server:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-class Listener:
+class LoopbackHTTPServer:
+    """A plain HTTP server on a free loopback port, serving in a thread while the `with` block runs."""
+
+    def __init__(self, handler, path: str = ""):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}{path}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Listener(LoopbackHTTPServer):
     """A local HTTP listener that records every request it sees (for 'the server must never fetch' tests)."""
 
     def __init__(self):
@@ -123,17 +140,7 @@ class Listener:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def assert_json_error(response: httpx.Response, status: int, error: str | None = None) -> dict:

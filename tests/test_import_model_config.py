@@ -45,8 +45,11 @@ def catalog_value(entry: str, prop: str):
 def test_mla_config_agrees_with_the_catalog_entry(tmp_path):
     model, _ = imported(tmp_path, DEEPSEEK_V3, parameters_b=671)
     # QK (128 + 64) and V (128) widths averaged: the attention-FLOPs width the rules use; hidden / heads is 56
-    assert model.get("headDim") == (128 + 64 + 128) / 2 == int(catalog_value("DeepSeek-V3", "headDim"))
-    assert model.get("kvLatentDim") == 512 + 64 == int(catalog_value("DeepSeek-V3", "kvLatentDim"))
+    qk_and_v = (128 + 64 + 128) / 2
+    assert model.get("headDim") == qk_and_v
+    assert model.get("headDim") == int(catalog_value("DeepSeek-V3", "headDim"))
+    assert model.get("kvLatentDim") == 512 + 64
+    assert model.get("kvLatentDim") == int(catalog_value("DeepSeek-V3", "kvLatentDim"))
     assert model.get("attention") == "mla"
     assert (model.get("layers"), model.get("experts"), model.get("expertsPerToken")) == (61, 256, 8)
     assert (model.get("weightDtype"), model.get("kvDtype")) == ("fp8", "bf16")
@@ -99,9 +102,11 @@ def test_published_gemma_configs_take_transformers_layout_defaults(tmp_path):
                               "num_attention_heads": 32, "num_key_value_heads": 16, "head_dim": 128,
                               "sliding_window": 1024}}
     model, _ = imported(tmp_path, gemma3, parameters_b=27.4)
-    assert model.get("slidingWindowLayers") == 62 - 62 // 6 == int(catalog_value("gemma-3-27b-it", "slidingWindowLayers"))
+    assert model.get("slidingWindowLayers") == 62 - 62 // 6
+    assert model.get("slidingWindowLayers") == int(catalog_value("gemma-3-27b-it", "slidingWindowLayers"))
     gemma2 = {"_name_or_path": "google/gemma-2-9b-it", "model_type": "gemma2", "torch_dtype": "bfloat16",
               "num_hidden_layers": 42, "hidden_size": 3584, "num_attention_heads": 16, "num_key_value_heads": 8,
               "head_dim": 256, "sliding_window": 4096}
     model, _ = imported(tmp_path, gemma2, parameters_b=9.24)
-    assert model.get("slidingWindowLayers") == 42 // 2 == int(catalog_value("gemma-2-9b-it", "slidingWindowLayers"))
+    assert model.get("slidingWindowLayers") == 42 // 2
+    assert model.get("slidingWindowLayers") == int(catalog_value("gemma-2-9b-it", "slidingWindowLayers"))

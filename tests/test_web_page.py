@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +21,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_api_support import EXAMPLES, ROOT, TOKEN, Server, upload
+from test_api_support import EXAMPLES, ROOT, TOKEN, LoopbackHTTPServer, Server, upload
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
@@ -422,7 +421,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class ForeignSite:
+class ForeignSite(LoopbackHTTPServer):
     """Another origin (another port): a plain HTTP server with a YASGUI page pointed at the service, and a
     script that tries a read and a write with fetch."""
 
@@ -431,17 +430,7 @@ class ForeignSite:
             shutil.copy(VENDORED / name, root / name)
         (root / "index.html").write_text(FOREIGN_PAGE.replace("ENDPOINT", endpoint).replace("SERVICE", service)
                                          .replace("TOKEN", TOKEN))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/index.html"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(functools.partial(_Quiet, directory=str(root)), "/index.html")
 
 
 FOREIGN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Another site's YASGUI</title>
