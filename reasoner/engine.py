@@ -4,12 +4,17 @@ Each rule is a `SELECT *` (see rules.py) whose rows instantiate conclusions and 
 recursion run once, in dependency order; a recursive stratum re-runs only the rules whose inputs received
 new triples in the previous round (semi-naive at rule granularity). Evaluation order, row order and
 output order are all fixed, so the same input gives the same bytes.
+
+While the main thread turns one rule's rows into conclusions, a second thread already evaluates the bodies
+of later rules whose inputs are complete (see `_Lookahead`): Oxigraph evaluates without holding the GIL,
+so the two overlap on two cores.
 """
 
 from __future__ import annotations
 
 import gc
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -72,7 +77,7 @@ class RuleStats:
     runs: int = 0
     rows: int = 0
     new_triples: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # evaluating the body (on either thread) and turning its rows into conclusions
 
 
 @dataclass
@@ -133,22 +138,85 @@ def _infer(description: Description, rule_base: RuleBase | None, store: ox.Store
     reasoning.asserted_predicates = frozenset(
         (t.predicate.value, t.object.value if t.predicate.value == RDF_TYPE else None)
         for t in (*description.triples, *resources.ontology_triples(), *resources.catalog_triples()))
-    for stratum, recursive in zip(rule_base.strata, rule_base.recursive):
-        if progress:
-            progress(", ".join(r.rule_id for r in stratum))
-        pending: list[Rule] = list(stratum)
-        while pending:
-            reasoning.rounds += 1
-            changed: set[tuple[str, str]] = set()
-            for rule in pending:
-                changed |= _apply(rule, reasoning)
-            if not recursive or not changed:
-                break
-            pending = [r for r in stratum if any(_touches(w, r.reads) for w in changed)]
+    with _Lookahead(reasoning) as lookahead:
+        for stratum, recursive in zip(rule_base.strata, rule_base.recursive):
+            if progress:
+                progress(", ".join(r.rule_id for r in stratum))
+            pending: list[Rule] = list(stratum)
+            while pending:
+                reasoning.rounds += 1
+                changed: set[tuple[str, str]] = set()
+                for rule in pending:
+                    changed |= _apply(rule, reasoning, None if recursive else lookahead.take(rule))
+                if not recursive or not changed:
+                    break
+                pending = [r for r in stratum if any(_touches(w, r.reads) for w in changed)]
+            lookahead.completed(stratum)
     # The result lives as long as the caller explains from it; moving its millions of objects out of the
     # collector's generations keeps a later full collection from pausing an explanation for ~0.3 s.
     gc.freeze()
     return reasoning
+
+
+class _Lookahead:
+    """Evaluates rule bodies on a second thread, ahead of the main thread, once everything they read is final.
+
+    A rule's inputs are final when every rule that writes what it reads has been applied; stratification
+    puts all such writers in earlier strata (or the rule's own, if recursive: those rules run inline). The
+    result is then the same set of rows, in the same order, as an evaluation at the rule's turn: later
+    conclusions are triples the body does not read. The worker serialises the rows to SPARQL TSV, because
+    Oxigraph's serializer evaluates the whole query without the GIL, whereas iterating the rows takes the
+    GIL back at every row. At 100k triples that moved about 2.3 s of evaluation off the main thread, for
+    0.3 s of parsing the TSV back.
+    """
+
+    def __init__(self, reasoning: Reasoning):
+        self.store = reasoning.store
+        self.stats = reasoning.stats
+        rule_base = reasoning.rule_base
+        self.order = [rule for stratum, recursive in zip(rule_base.strata, rule_base.recursive) if not recursive
+                      for rule in stratum]
+        writers = {rule.rule_id: rule.writes for stratum in rule_base.strata for rule in stratum}
+        self.waiting_on = {
+            rule.rule_id: {w for w, writes in writers.items() if w != rule.rule_id
+                           and any(_touches(write, rule.reads) for write in writes)}
+            for rule in self.order}
+        self.futures: dict[str, Future] = {}
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sortai-lookahead")
+
+    def __enter__(self) -> "_Lookahead":
+        self._submit_ready()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def completed(self, stratum: list[Rule]) -> None:
+        done = {rule.rule_id for rule in stratum}
+        for waiting in self.waiting_on.values():
+            waiting -= done
+        self._submit_ready()
+
+    def take(self, rule: Rule) -> ox.QuerySolutions | None:
+        """The rule's rows if the worker has them or is evaluating them; None to evaluate inline."""
+        future = self.futures.pop(rule.rule_id, None)
+        if future is None or future.cancel():
+            return None  # not started: the main thread evaluates it now rather than wait for the queue ahead
+        seconds, rows = future.result()
+        self.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id)).seconds += seconds
+        return ox.parse_query_results(rows, format=ox.QueryResultsFormat.TSV)
+
+    def _submit_ready(self) -> None:
+        for rule in self.order:
+            if rule.rule_id not in self.futures and rule.rule_id in self.waiting_on \
+                    and not self.waiting_on[rule.rule_id]:
+                del self.waiting_on[rule.rule_id]
+                self.futures[rule.rule_id] = self.executor.submit(self._evaluate, rule.select)
+
+    def _evaluate(self, select: str) -> tuple[float, bytes]:
+        started = time.perf_counter()
+        rows = self.store.query(select, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.TSV)
+        return time.perf_counter() - started, rows
 
 
 def _touches(written: tuple[str, str], reads: Iterable[tuple[str, str]]) -> bool:
@@ -255,13 +323,14 @@ def _conclusion_terms(template: Iterable[Pattern], index: dict[str, int]) -> Cal
     return namespace["conclude"]
 
 
-def _apply(rule: Rule, reasoning: Reasoning) -> set[tuple[str, str]]:
-    """Run one rule; conclusions first, premises only for the derivations that will be kept."""
+def _apply(rule: Rule, reasoning: Reasoning, solutions: ox.QuerySolutions | None = None) -> set[tuple[str, str]]:
+    """Run one rule (or take the rows evaluated ahead); conclusions first, premises only for the derivations kept."""
     started = time.perf_counter()
     stats = reasoning.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id))
     stats.runs += 1
     store = reasoning.store
-    solutions = reasoning.query(rule.select)
+    if solutions is None:
+        solutions = reasoning.query(rule.select)
     names = tuple(v.value for v in solutions.variables)
     conclude = _conclusion_terms(rule.template, {name: i for i, name in enumerate(names)})
     rows: dict[tuple, list[tuple]] = {}  # flat conclusion terms -> the rows that conclude them

@@ -1,14 +1,18 @@
-"""The engine on its own: recursion to a fixpoint, provenance of every derived triple, rule-file errors."""
+"""The engine on its own: recursion to a fixpoint, provenance of every derived triple, rule-file errors, and rules
+evaluated ahead on the second thread."""
 
 from __future__ import annotations
 
 import pyoxigraph as ox
 import pytest
 
-from sortai.reasoner.description import load_bytes
+from sortai.reasoner import engine
+from sortai.reasoner.description import load_bytes, load_file
 from sortai.reasoner.engine import infer
 from sortai.reasoner.problems import InputError
 from sortai.reasoner.rules import inference_dir, load_rule_base
+
+from .conftest import EXAMPLES
 
 EX = "http://example.org/"
 CHAIN = b"""@prefix ex: <http://example.org/> .
@@ -73,3 +77,69 @@ def test_inferred_triples_land_in_their_own_graph(transitive_rules):
     asserted = list(reasoning.store.quads_for_pattern(None, None, None, reasoning.asserted_graph))
     assert len(inferred) == 6 and len(asserted) == 7
     assert all(isinstance(q.graph_name, ox.NamedNode) for q in inferred)
+
+
+# --- rules evaluated ahead on the second thread ------------------------------------------------------------
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+AHEAD = """
+@prefix ex: <http://example.org/> .
+rule:Ahead a sh:NodeShape ; sh:targetClass ex:Item ; sh:rule rule:A01 , rule:A02 , rule:A03 .
+rule:A01 a sh:SPARQLRule ; sai:ruleId "A01" ; rdfs:label "flag the last item" ; sai:encodesSection "§4" ;
+    sh:prefixes rule:prefixes ; sh:order 1 ;
+    sh:construct "PREFIX ex: <http://example.org/> CONSTRUCT { $this ex:last true } WHERE { FILTER NOT EXISTS { $this ex:next ?n } }" .
+rule:A02 a sh:SPARQLRule ; sai:ruleId "A02" ; rdfs:label "before the last" ; sai:encodesSection "§4" ;
+    sh:prefixes rule:prefixes ; sh:order 2 ;
+    sh:construct "PREFIX ex: <http://example.org/> CONSTRUCT { $this ex:beforeLast true } WHERE { $this ex:next ?n FILTER EXISTS { ?n ex:last true } }" .
+rule:A03 a sh:SPARQLRule ; sai:ruleId "A03" ; rdfs:label "copy a value" ; sai:encodesSection "§4" ;
+    sh:prefixes rule:prefixes ; sh:order 3 ;
+    sh:construct "PREFIX ex: <http://example.org/> CONSTRUCT { $this ex:copy ?v } WHERE { $this ex:value ?v }" .
+"""
+
+
+@pytest.fixture
+def ahead_rules(tmp_path):
+    header = (inference_dir() / "00-prefixes.ttl").read_text()
+    (tmp_path / "rules.ttl").write_text(header + "@prefix sai: <https://w3id.org/sortai/ontology#> .\n" + AHEAD)
+    return load_rule_base(str(tmp_path))
+
+
+def _provenance(reasoning):
+    return [(str(t), [(d.rule.rule_id, d.names, d.rows, d.omitted_rows) for d in ds])
+            for t, ds in reasoning.derivations.items()]
+
+
+def test_a_rule_whose_input_is_read_only_inside_filter_exists_waits_for_its_writer(ahead_rules, monkeypatch):
+    evaluated_ahead = []
+    evaluate = engine._Lookahead._evaluate
+    monkeypatch.setattr(engine._Lookahead, "_evaluate",
+                        lambda self, select: evaluated_ahead.append(select) or evaluate(self, select))
+    reasoning = infer(load_bytes(CHAIN, "chain.ttl"), ahead_rules)
+    before_last = {t.subject.value for t in reasoning.inferred_triples() if t.predicate.value == EX + "beforeLast"}
+    assert before_last == {EX + "c"}  # A02 reads ex:last only inside FILTER EXISTS; an early run would find none
+    by_id = {r.rule_id: r.select for stratum in ahead_rules.strata for r in stratum}
+    assert by_id["A03"] in evaluated_ahead  # reads only asserted triples: evaluated ahead on the worker
+
+
+def test_literals_come_back_from_the_worker_exactly(ahead_rules):
+    values = ['"a\\tb"', '"line\\nbreak"', '"q\\"uote"', '"back\\\\slash"', '"émoji 🚀"', '"hi"@en-GB', '""',
+              f'"007"^^<{XSD}integer>', f'"1.0E0"^^<{XSD}double>', f'"NaN"^^<{XSD}double>', f'"1.50"^^<{XSD}decimal>',
+              f'"abc"^^<{XSD}integer>', '"x"^^<http://example.org/custom>', "_:blank", "<http://example.org/ü>"]
+    data = "@prefix ex: <http://example.org/> .\n" + "".join(
+        f"ex:i{i} a ex:Item ; ex:value {v} .\n" for i, v in enumerate(values))
+    reasoning = infer(load_bytes(data.encode(), "values.ttl"), ahead_rules)
+    store = reasoning.store
+    for i in range(len(values)):
+        subject = ox.NamedNode(f"{EX}i{i}")
+        [given] = [q.object for q in store.quads_for_pattern(subject, ox.NamedNode(EX + "value"), None)]
+        [copied] = [q.object for q in store.quads_for_pattern(subject, ox.NamedNode(EX + "copy"), None)]
+        assert copied == given, (values[i], given, copied)
+
+
+@pytest.mark.parametrize("name", ["mig-multitenant", "mixed-vendor-pools", "migration-onprem-to-cloud"])
+def test_evaluating_ahead_changes_no_derivation(name, monkeypatch):
+    description = load_file(EXAMPLES / name / "description.yaml")
+    ahead = _provenance(infer(description))
+    monkeypatch.setattr(engine._Lookahead, "take", lambda self, rule: None)  # every rule evaluated at its turn
+    inline = _provenance(infer(description))
+    assert ahead == inline
