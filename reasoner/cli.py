@@ -572,6 +572,35 @@ def _show(term, description: Description) -> str:
     return description.element_name(term.value) if term.value.startswith(description.base) else term.value
 
 
+@app.command(name="infer")
+def infer_command(
+    data: Path = typer.Argument(..., help="RDF data: Turtle (.ttl), N-Triples (.nt) or RDF/XML (.rdf, .owl)."),
+    rules: list[Path] = typer.Option(..., "--rules", "-r", help="A SHACL-AF rule file (sh:SPARQLRule); repeatable."),
+    output: Path = typer.Option(None, "--output", "-o", metavar="FILE", dir_okay=False,
+                                help="Write the derived triples to FILE (N-Triples, sorted)."),
+    with_ontology: bool = typer.Option(False, "--with-ontology",
+                                       help="Load the SORT-AI ontology and catalog beside the data."),
+) -> None:
+    """Run any SHACL-AF rule file over any RDF data to the fixpoint, as pySHACL does; the last line says `derived N`."""
+    from .description import load_graph
+    from .engine import infer
+    from .rules import load_rule_files
+
+    try:
+        rule_base = load_rule_files(rules)
+        reasoning = infer(load_graph(data), rule_base, background=with_ontology)
+    except InputError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(EXIT_INPUT) from None
+    if output is not None:
+        try:
+            output.write_bytes(ox.serialize(reasoning.inferred_triples(), format=ox.RdfFormat.N_TRIPLES))
+        except OSError as exc:
+            err.print(f"cannot write {output}: {exc.strerror}", markup=False)
+            raise typer.Exit(EXIT_INPUT) from None
+    out.print(f"derived {len(reasoning.derivations)}", markup=False)
+
+
 @app.command(name="rules")
 def list_rules(
     format: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f",

@@ -703,19 +703,44 @@ def _load_jsonld(text: str, source: str, stem: str) -> Description:
 @without_cyclic_gc
 def _load_rdf(data: bytes, source: str, fmt: str, stem: str) -> Description:
     deployment, base = base_for(stem)
+    triples = _parse_rdf(data, source, fmt, base)
+    return _finish(_named_by_deployment(Description(stem, source, fmt, base, _find_deployment(triples, deployment),
+                                                    triples)))
+
+
+def _parse_rdf(data: bytes, source: str, fmt: str, base: str) -> list[ox.Triple]:
     if fmt == "rdfxml":
         from . import rdfxml
 
         rdfxml.check(data, source)  # no DTD, no entities: before any XML parser expands them
     rdf_format = {"turtle": ox.RdfFormat.TURTLE, "rdfxml": ox.RdfFormat.RDF_XML}.get(fmt, ox.RdfFormat.N_TRIPLES)
     try:
-        triples = [q.triple for q in ox.parse(data, format=rdf_format, base_iri=base)]
+        return [q.triple for q in ox.parse(data, format=rdf_format, base_iri=base)]
     except SyntaxError as exc:
         raise InputError([Problem(f"{fmt} syntax error: {_clean(exc)}",
                                   Location(source, exc.lineno, exc.offset), code="syntax",
                                   fix="correct the syntax at that position.")]) from None
-    return _finish(_named_by_deployment(Description(stem, source, fmt, base, _find_deployment(triples, deployment),
-                                                    triples)))
+
+
+@without_cyclic_gc
+def load_graph(path: str | Path) -> Description:
+    """Any RDF file (Turtle, N-Triples, RDF/XML) as it is, for a foreign rule file: unlike a description, no
+    element is typed by where it is listed and nothing is filled in from the catalog."""
+    path = Path(path)
+    fmt = detect_format(str(path))
+    if fmt not in ("turtle", "ntriples", "rdfxml"):
+        raise InputError([Problem(f"'{path}' is not an RDF file", Location(str(path)), code="unknown-format",
+                                  fix="give Turtle (.ttl), N-Triples (.nt) or RDF/XML (.rdf, .owl).")])
+    try:
+        _check_size(path.stat().st_size, str(path), fmt)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError([Problem("no such file", Location(str(path)), code="not-found", fix="check the path.")]) from None
+    except OSError as exc:
+        raise InputError([Problem(f"cannot read: {exc.strerror}", Location(str(path)), code="unreadable")]) from None
+    stem = _safe_name(path.stem or "data")
+    deployment, base = base_for(stem)
+    return Description(stem, str(path), fmt, base, deployment, _parse_rdf(data, str(path), fmt, base))
 
 
 def _named_by_deployment(description: Description) -> Description:

@@ -13,8 +13,10 @@ so the two overlap on two cores.
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -25,6 +27,7 @@ from . import resources
 from .collector import without_cyclic_gc
 from .description import Description
 from .rules import Pattern, Rule, RuleBase, load_rule_base, matches
+from .semi_naive import DELTA, delta_variants
 
 MAX_ALTERNATIVES = 8
 MAX_MERGED_ROWS = 32
@@ -112,27 +115,32 @@ ONTOLOGY_GRAPH = ox.NamedNode(resources.ONTOLOGY_IRI)
 CATALOG_GRAPH = ox.NamedNode(resources.ONTOLOGY_IRI + "/catalog")
 
 
-def load_store(description: Description, store: ox.Store | None = None) -> ox.Store:
+def load_store(description: Description, store: ox.Store | None = None, background: bool = True) -> ox.Store:
+    """The description in its graph, with the ontology and the catalog in theirs unless `background` is off."""
     store = store if store is not None else ox.Store()
     asserted, _ = graph_names(description)
-    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, ONTOLOGY_GRAPH) for t in resources.ontology_triples())
-    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, CATALOG_GRAPH) for t in resources.catalog_triples())
+    if background:
+        store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, ONTOLOGY_GRAPH)
+                          for t in resources.ontology_triples())
+        store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, CATALOG_GRAPH) for t in resources.catalog_triples())
     store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, asserted) for t in description.triples)
     return store
 
 
 def infer(description: Description, rule_base: RuleBase | None = None, store: ox.Store | None = None,
-          progress: Callable[[str], None] | None = None) -> Reasoning:
+          progress: Callable[[str], None] | None = None, background: bool = True) -> Reasoning:
+    """Derive everything the rules derive. `background=False` leaves the ontology and the catalog out of the data,
+    for a foreign rule file (`load_rule_files`) that does not reason about SORT-AI descriptions."""
     gc.unfreeze()  # what an earlier call froze becomes collectable again (long-running processes)
     # Reasoning allocates millions of small objects that all live until the end: the cyclic collector would
     # rescan them again and again (a third of the time at 1M triples) to free nothing.
-    return without_cyclic_gc(_infer)(description, rule_base, store, progress)
+    return without_cyclic_gc(_infer)(description, rule_base, store, progress, background)
 
 
 def _infer(description: Description, rule_base: RuleBase | None, store: ox.Store | None,
-           progress: Callable[[str], None] | None) -> Reasoning:
+           progress: Callable[[str], None] | None, background: bool) -> Reasoning:
     rule_base = rule_base or load_rule_base()
-    store = load_store(description, store)
+    store = load_store(description, store, background)
     asserted, inferred = graph_names(description)
     reasoning = Reasoning(store, description, rule_base, asserted, inferred)
     reasoning.asserted_predicates = frozenset(
@@ -142,20 +150,48 @@ def _infer(description: Description, rule_base: RuleBase | None, store: ox.Store
         for stratum, recursive in zip(rule_base.strata, rule_base.recursive):
             if progress:
                 progress(", ".join(r.rule_id for r in stratum))
-            pending: list[Rule] = list(stratum)
-            while pending:
+            if recursive:
+                _fixpoint(stratum, reasoning, lookahead)
+            else:
                 reasoning.rounds += 1
-                changed: set[tuple[str, str]] = set()
-                for rule in pending:
-                    changed |= _apply(rule, reasoning, None if recursive else lookahead.take(rule))
-                if not recursive or not changed:
-                    break
-                pending = [r for r in stratum if any(_touches(w, r.reads) for w in changed)]
+                _apply(stratum[0], reasoning, lookahead.take(stratum[0]))
             lookahead.completed(stratum)
     # The result lives as long as the caller explains from it; moving its millions of objects out of the
     # collector's generations keeps a later full collection from pausing an explanation for ~0.3 s.
     gc.freeze()
     return reasoning
+
+
+def _fixpoint(stratum: list[Rule], reasoning: Reasoning, lookahead: "_Lookahead") -> None:
+    """Rounds of a recursive stratum until nothing is new; after its first run, a rule joins only the triples
+    derived since it last ran (semi_naive.py), unless its body must be re-run in full."""
+    store = reasoning.store
+    writes = frozenset().union(*(r.writes for r in stratum))
+    log: list[ox.Quad] = []  # what the stratum derived, in order
+    seen: dict[str, int] = {}  # rule id -> how much of the log existed when it last ran
+    pending = list(stratum)
+    while pending:
+        reasoning.rounds += 1
+        changed: set[tuple[str, str]] = set()
+        for rule in pending:
+            variants = delta_variants(rule, writes) if rule.rule_id in seen else None
+            start = len(log)
+            if variants is None:
+                changed |= _apply(rule, reasoning, log=log)
+            else:
+                with lookahead.paused():  # the worker's queries read the union of all graphs, DELTA too
+                    store.extend(ox.Quad(q.subject, q.predicate, q.object, DELTA) for q in log[seen[rule.rule_id]:])
+                    graphs = [g for g in store.named_graphs() if g != DELTA]
+                    try:
+                        for text in variants:
+                            rows = store.query(text, default_graph=graphs, named_graphs=[DELTA])
+                            changed |= _apply(rule, reasoning, rows, log=log)
+                    finally:
+                        store.remove_graph(DELTA)
+            seen[rule.rule_id] = start
+        if not changed:
+            break
+        pending = [r for r in stratum if any(_touches(w, r.reads) for w in changed)]
 
 
 class _Lookahead:
@@ -183,6 +219,7 @@ class _Lookahead:
             for rule in self.order}
         self.futures: dict[str, Future] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sortai-lookahead")
+        self.evaluating = threading.Lock()
 
     def __enter__(self) -> "_Lookahead":
         self._submit_ready()
@@ -206,6 +243,12 @@ class _Lookahead:
         self.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id)).seconds += seconds
         return ox.parse_query_results(rows, format=ox.QueryResultsFormat.TSV)
 
+    @contextmanager
+    def paused(self):
+        """No evaluation ahead meanwhile (waits for one that is running to finish)."""
+        with self.evaluating:
+            yield
+
     def _submit_ready(self) -> None:
         for rule in self.order:
             if rule.rule_id not in self.futures and rule.rule_id in self.waiting_on \
@@ -214,9 +257,11 @@ class _Lookahead:
                 self.futures[rule.rule_id] = self.executor.submit(self._evaluate, rule.select)
 
     def _evaluate(self, select: str) -> tuple[float, bytes]:
-        started = time.perf_counter()
-        rows = self.store.query(select, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.TSV)
-        return time.perf_counter() - started, rows
+        with self.evaluating:
+            started = time.perf_counter()
+            rows = self.store.query(select, use_default_graph_as_union=True).serialize(
+                format=ox.QueryResultsFormat.TSV)
+            return time.perf_counter() - started, rows
 
 
 def _touches(written: tuple[str, str], reads: Iterable[tuple[str, str]]) -> bool:
@@ -323,12 +368,16 @@ def _conclusion_terms(template: Iterable[Pattern], index: dict[str, int]) -> Cal
     return namespace["conclude"]
 
 
-def _apply(rule: Rule, reasoning: Reasoning, solutions: ox.QuerySolutions | None = None) -> set[tuple[str, str]]:
+def _apply(rule: Rule, reasoning: Reasoning, solutions: ox.QuerySolutions | None = None,
+           log: list[ox.Quad] | None = None) -> set[tuple[str, str]]:
     """Run one rule (or take the rows evaluated ahead); conclusions first, premises only for the derivations kept."""
     started = time.perf_counter()
     stats = reasoning.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id))
     stats.runs += 1
     store = reasoning.store
+    if rule.focus_ask is not None and not reasoning.query(rule.focus_ask):
+        stats.seconds += time.perf_counter() - started
+        return set()  # a rule without $this whose shape has no focus node: pySHACL never runs it
     if solutions is None:
         solutions = reasoning.query(rule.select)
     names = tuple(v.value for v in solutions.variables)
@@ -378,6 +427,8 @@ def _apply(rule: Rule, reasoning: Reasoning, solutions: ox.QuerySolutions | None
                     known.append(derivation)
     if new_quads:
         store.extend(new_quads)
+        if log is not None:
+            log.extend(new_quads)
     stats.new_triples += len(new_quads)
     stats.seconds += time.perf_counter() - started
     return changed

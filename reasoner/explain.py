@@ -7,6 +7,7 @@ description facts (with file and line), catalog figures (with their datasheet so
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -57,6 +58,12 @@ class Explainer:
         self.description = reasoning.description
         self.vocab = vocabulary()
         self.root = None
+        # One explanation names the same elements and cites the same facts hundreds of times; the reasoning
+        # no longer changes, so each name and each origin is worked out once per explainer.
+        self._names: dict = {}
+        self._origins: dict = {}
+        self._premises: dict = {}  # derivation -> its premises: subtrees recur across the diagnoses of a fleet
+        self._frozen = 0
 
     # --- naming -----------------------------------------------------------------------------------------
 
@@ -64,6 +71,14 @@ class Explainer:
         if isinstance(term, ox.Literal):
             return term.value
         iri = term.value
+        name = self._names.get(iri)
+        if name is None:
+            if len(self._names) > 100_000:
+                self._names.clear()
+            name = self._names[iri] = self._name(iri)
+        return name
+
+    def _name(self, iri: str) -> str:
         if iri.startswith(self.description.base) or iri == self.description.deployment:
             return self.description.element_name(iri)
         if iri.startswith(resources.CAT):
@@ -77,13 +92,26 @@ class Explainer:
             key = key[4:]
         return {"subject": self.term(triple.subject), "property": key, "value": self.term(triple.object)}
 
-    def sentence(self, triple: ox.Triple) -> str:
-        s = self.statement(triple)
+    def sentence(self, triple: ox.Triple, statement: dict | None = None) -> str:
+        s = statement or self.statement(triple)
         return f"{s['subject']} · {s['property']} = {s['value']}"
 
     # --- where a fact comes from ------------------------------------------------------------------------
 
     def origin(self, triple: ox.Triple) -> tuple[str, dict | None]:
+        # Kept as strings and tuples of strings, which the cyclic collector stops tracking: tens of thousands
+        # of cached dicts or terms made each of its full passes pause an explanation for ~80 ms at 100k.
+        key = str(triple)
+        found = self._origins.get(key)
+        if found is None:
+            if len(self._origins) > 100_000:
+                self._origins.clear()
+            kind, source = self._origin(triple)
+            found = self._origins[key] = (kind, tuple(source.items()) if source is not None else None)
+        kind, source = found
+        return kind, dict(source) if source is not None else None  # each node owns its source
+
+    def _origin(self, triple: ox.Triple) -> tuple[str, dict | None]:
         store = self.reasoning.store
         graphs = {q.graph_name for q in store.quads_for_pattern(triple.subject, triple.predicate, triple.object, None)}
         entry = self.description.filled_from.get(triple)
@@ -134,14 +162,19 @@ class Explainer:
         derivations = self.reasoning.derivations.get(triple)
         if not derivations:
             kind, source = self.origin(triple)
-            return Node(statement, kind, self.sentence(triple), source=source)
+            return Node(statement, kind, self.sentence(triple, statement), source=source)
         if triple in seen or depth > MAX_DEPTH:
-            return Node(statement, "repeated", self.sentence(triple) + "  (explained above)")
+            return Node(statement, "repeated", self.sentence(triple, statement) + "  (explained above)")
         seen.add(triple)
         children = []
         for derivation in derivations:
             rule = derivation.rule
-            all_premises = derivation.premises
+            all_premises = self._premises.get(derivation)
+            if all_premises is None:
+                if len(self._premises) > 200_000:
+                    self._premises.clear()
+                    self._frozen = 0
+                all_premises = self._premises[derivation] = derivation.premises
             application = (rule.rule_id, all_premises)
             if application in seen:
                 children.append(Node(statement, "repeated", f"by {rule.rule_id} {rule.label} (same application as above)",
@@ -165,9 +198,9 @@ class Explainer:
             ))
         if len(children) == 1:
             only = children[0]
-            only.text = f"{self.sentence(triple)}  [{only.text}]"
+            only.text = f"{self.sentence(triple, statement)}  [{only.text}]"
             return only
-        return Node(statement, "derived", f"{self.sentence(triple)}  ({len(children)} independent derivations)",
+        return Node(statement, "derived", f"{self.sentence(triple, statement)}  ({len(children)} independent derivations)",
                     because=children)
 
     def _is_plain_typing(self, triple: ox.Triple) -> bool:
@@ -185,6 +218,12 @@ class Explainer:
                                                                self.reasoning.inferred_graph):
                 facets.append(self.explain_triple(quad.triple, seen))
         name = self.term(node)
+        if len(self._premises) - self._frozen > 2_000:
+            # The cached premises are terms, which the cyclic collector tracks: as the cache grew, each of its
+            # full passes paused an explanation for 0.1-0.2 s at 100k. Like the reasoning itself (engine.py),
+            # they live as long as the explainer, so they leave the collector's generations.
+            gc.freeze()
+            self._frozen = len(self._premises)
         return Node({"subject": name, "property": "diagnosis", "value": name}, "derived",
                     f"diagnosis {name}", because=facets)
 

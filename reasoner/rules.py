@@ -4,6 +4,11 @@ Rules live in rules/inference/*.ttl as standard SHACL-AF, so pySHACL can execute
 as an independent oracle). The engine does not: each CONSTRUCT is parsed once (rdflib's parser, never its
 evaluator), its WHERE clause becomes a `SELECT *` run on Oxigraph, and the bindings instantiate both the
 conclusions and the premises — which is what makes every derived triple explainable.
+
+The product's rule base (`load_rule_base`) requires our metadata: an id, the paper sections a rule encodes,
+one target class. Any other SHACL-AF rule file runs too (`load_rule_files`), as pySHACL runs it: shapes may
+target classes (with their subclasses), nodes, and subjects or objects of a property; a rule whose body does
+not mention `$this` is evaluated once (if its shape has a focus node), since its result cannot depend on it.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ class Rule:
     layer: str | None
     source_domain: str | None
     formula: str | None
-    target_class: str
+    target_class: str | None  # None for a foreign rule whose shape targets no single class
     construct: str
     select: str
     template: tuple[Pattern, ...]
@@ -74,6 +79,8 @@ class Rule:
     reads: frozenset = field(default_factory=frozenset)
     writes: frozenset = field(default_factory=frozenset)
     negative_reads: frozenset = field(default_factory=frozenset)
+    # For a rule whose body does not mention $this: an ASK for its shape's focus nodes (no focus node, no run).
+    focus_ask: str | None = None
 
     @property
     def premise_patterns(self) -> tuple[Pattern, ...]:
@@ -103,16 +110,31 @@ def rule_files(directory: Path | None = None) -> list[Path]:
 
 @cache
 def load_rule_base(directory: str | None = None) -> RuleBase:
-    """The analysed rule base; cached on disk by the rule files' content, since analysis takes ~1 s."""
-    files = rule_files(Path(directory) if directory else None)
-    digest = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files) + CACHE_VERSION).hexdigest()
+    """The product's analysed rule base (our metadata required); cached on disk by the rule files' content,
+    since analysis takes ~1 s."""
+    return _cached(tuple(rule_files(Path(directory) if directory else None)), strict=True)
+
+
+def load_rule_files(paths) -> RuleBase:
+    """Any SHACL-AF rule files, as pySHACL runs them; our metadata (ids, sections) is optional."""
+    files = tuple(Path(p) for p in paths)
+    for path in files:
+        if not path.is_file():
+            raise InputError([Problem("no such rule file", Location(str(path)), code="not-found",
+                                      fix="check the path.")])
+    return _cached(files, strict=False)
+
+
+def _cached(files: tuple[Path, ...], strict: bool) -> RuleBase:
+    digest = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files) + CACHE_VERSION
+                            + (b"product" if strict else b"any")).hexdigest()
     cache_file = _cache_dir() / f"rules-{digest[:24]}.pickle"
     try:
         with cache_file.open("rb") as handle:
             return pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         pass
-    base = _analyse(files)
+    base = _analyse(list(files), strict)
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
@@ -124,7 +146,7 @@ def load_rule_base(directory: str | None = None) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"2"
+CACHE_VERSION = b"3"
 
 
 def _cache_dir() -> Path:
@@ -132,11 +154,18 @@ def _cache_dir() -> Path:
     return Path(root) / "sortai"
 
 
-def _analyse(files: list[Path]) -> RuleBase:
+def _analyse(files: list[Path], strict: bool = True) -> RuleBase:
     graph = rdflib.Graph()
     for path in files:
-        graph.parse(path, format="turtle")
-    rules = [_rule(graph, node, files) for node in graph.subjects(RDF.type, SH.SPARQLRule)]
+        try:
+            graph.parse(path, format="turtle")
+        except Exception as exc:  # rdflib raises parser exceptions of several kinds
+            raise InputError([Problem(f"the rule file does not parse as Turtle: {exc}", Location(str(path)),
+                                      code="rule-base", fix="correct the Turtle syntax.")]) from None
+    nodes = [n for n in graph.subjects(RDF.type, SH.SPARQLRule) if not _deactivated(graph, n)]
+    # Blank-node rules get their ids from this order, so it must not depend on blank node labels.
+    nodes.sort(key=lambda n: (float(graph.value(n, SH.order) or 0), str(graph.value(n, SH.construct) or ""), str(n)))
+    rules = [_rule(graph, node, files, strict, index) for index, node in enumerate(nodes)]
     ids = [r.rule_id for r in rules]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -156,15 +185,27 @@ def _prefix_header(graph: rdflib.Graph, rule) -> str:
     return "\n".join(sorted(set(lines)))
 
 
-def _rule(graph: rdflib.Graph, node, files: list[Path]) -> Rule:
+def _deactivated(graph: rdflib.Graph, node) -> bool:
+    value = graph.value(node, SH.deactivated)
+    return value is not None and str(value).lower() in ("true", "1")
+
+
+def _rule(graph: rdflib.Graph, node, files: list[Path], strict: bool = True, index: int = 0) -> Rule:
     shape = graph.value(predicate=SH.rule, object=node)
     rule_id = str(graph.value(node, SAI.ruleId) or "")
     where = Location(_file_of(node, files))
-    if not rule_id or shape is None:
+    if strict and (not rule_id or shape is None):
         raise InputError([Problem(f"rule {node} needs sai:ruleId and a shape that points to it with sh:rule",
                                   where, code="rule-base")])
-    target = graph.value(shape, SH.targetClass)
-    if target is None:
+    if shape is None:
+        raise InputError([Problem(f"rule {node} belongs to no shape", where, code="rule-base",
+                                  fix="point to it from a shape with sh:rule.")])
+    if not rule_id:  # a foreign rule: its IRI's local name, else its place in sh:order
+        rule_id = (re.split(r"[#/]", str(node))[-1] if isinstance(node, rdflib.URIRef) else "") or f"rule-{index + 1}"
+    targets = _targets(graph, shape)
+    classes = [iri for kind, iri in targets if kind == "class"]
+    target = rdflib.URIRef(classes[0]) if len(targets) == 1 and classes else None
+    if strict and target is None:
         raise InputError([Problem(f"the shape of rule {rule_id} needs one sh:targetClass", where, code="rule-base")])
     construct = str(graph.value(node, SH.construct) or "")
     header = _prefix_header(graph, node)
@@ -177,11 +218,18 @@ def _rule(graph: rdflib.Graph, node, files: list[Path]) -> Rule:
         raise InputError([Problem(f"rule {rule_id}: sh:construct must hold a CONSTRUCT query", where,
                                   code="rule-base")])
     template = tuple(Pattern(s, p, o, "template") for s, p, o in parsed.algebra.template)
-    patterns: list[Pattern] = [Pattern(rdflib.Variable("this"), RDF.type, target, "required")]
+    uses_this = re.search(r"[$?]this\b", construct) is not None
+    patterns: list[Pattern] = []
+    if strict:
+        patterns.append(Pattern(rdflib.Variable("this"), RDF.type, target, "required"))
+        focus = f"?this a <{target}> ."  # one class, no subclasses: the form Oxigraph plans best
+    else:
+        patterns.extend(_focus_patterns(targets))
+        focus = f"{{ SELECT DISTINCT ?this WHERE {{ {_focus_text(targets)} }} }}" if uses_this else ""
     aggregates = _walk(parsed.algebra.p, "required", patterns)
-    select = header + "\n" + _select_text(construct, str(target), rule_id, where)
+    select = header + "\n" + _select_text(construct, focus, rule_id, where)
     sections = tuple(sorted(str(s) for s in graph.objects(node, SAI.encodesSection)))
-    if not sections:
+    if strict and not sections:
         raise InputError([Problem(f"rule {rule_id} names no paper section (sai:encodesSection)", where,
                                   code="rule-base")])
     order = graph.value(node, SH.order)
@@ -189,17 +237,61 @@ def _rule(graph: rdflib.Graph, node, files: list[Path]) -> Rule:
         iri=str(node), rule_id=rule_id, label=str(graph.value(node, RDFS.label) or rule_id),
         comment=str(graph.value(node, RDFS.comment) or ""), sections=sections,
         layer=_opt(graph.value(node, SAI.ruleLayer)), source_domain=_opt(graph.value(node, SAI.ruleSourceDomain)),
-        formula=_opt(graph.value(node, SAI.formula)), target_class=str(target), construct=construct,
-        select=select, template=template, patterns=tuple(patterns), aggregates=aggregates,
+        formula=_opt(graph.value(node, SAI.formula)), target_class=str(target) if target else None,
+        construct=construct, select=select, template=template, patterns=tuple(patterns), aggregates=aggregates,
         file=where.file, order=float(order) if order is not None else 0.0,
+        focus_ask=None if strict or uses_this else f"{header}\nASK {{ {_focus_text(targets)} }}",
     )
-    read_classes = _subject_classes(patterns, target)
-    write_classes = _subject_classes(template, target)
+    # Refining reads and writes by subject class is sound only where classes are disjoint, as the product's
+    # ontology declares them; a foreign rule file promises no such thing.
+    read_classes = _subject_classes(patterns, target) if strict else {}
+    write_classes = _subject_classes(template, target) if strict else {}
     rule.reads = frozenset(p.key(read_classes) for p in patterns)
     rule.negative_reads = frozenset(p.key(read_classes) for p in patterns
                                     if p.context == "negative" or (aggregates and p.context == "nested"))
     rule.writes = frozenset(p.key(write_classes) for p in template)
     return rule
+
+
+def _targets(graph: rdflib.Graph, shape) -> tuple[tuple[str, object], ...]:
+    """A shape's targets as (kind, term): class (also an implicit class target), node, subjectsOf, objectsOf."""
+    targets = [("class", str(c)) for c in graph.objects(shape, SH.targetClass)]
+    if (shape, RDF.type, RDFS.Class) in graph or (shape, RDF.type, rdflib.OWL.Class) in graph:
+        targets.append(("class", str(shape)))
+    targets += [("node", n) for n in graph.objects(shape, SH.targetNode)]
+    targets += [("subjectsOf", str(p)) for p in graph.objects(shape, SH.targetSubjectsOf)]
+    targets += [("objectsOf", str(p)) for p in graph.objects(shape, SH.targetObjectsOf)]
+    return tuple(sorted(set(targets), key=str))
+
+
+def _focus_text(targets) -> str:
+    """The focus nodes of a shape, as a SPARQL group binding ?this (class targets with their subclasses)."""
+    parts = []
+    for kind, term in targets:
+        if kind == "class":
+            parts.append(f"{{ ?this a/<{RDFS.subClassOf}>* <{term}> }}")
+        elif kind == "node":
+            parts.append(f"{{ VALUES ?this {{ {term.n3()} }} }}")
+        elif kind == "subjectsOf":
+            parts.append(f"{{ ?this <{term}> ?_object }}")
+        else:
+            parts.append(f"{{ ?_subject <{term}> ?this }}")
+    return " UNION ".join(parts) if parts else "FILTER (false)"
+
+
+def _focus_patterns(targets) -> list[Pattern]:
+    """What finding the focus nodes reads (not premises: a class target also matches through subclasses)."""
+    this = rdflib.Variable("this")
+    patterns = []
+    for kind, term in targets:
+        if kind == "class":
+            patterns += [Pattern(this, RDF.type, rdflib.Variable("_class"), "nested"),
+                         Pattern(rdflib.Variable("_class"), RDFS.subClassOf, rdflib.Variable("_super"), "nested")]
+        elif kind in ("subjectsOf", "objectsOf"):
+            patterns.append(Pattern(this if kind == "subjectsOf" else rdflib.Variable("_subject"),
+                                    rdflib.URIRef(term), rdflib.Variable("_object") if kind == "subjectsOf" else this,
+                                    "nested"))
+    return patterns
 
 
 def _subject_classes(patterns, target) -> dict:
@@ -276,8 +368,8 @@ _CONSTRUCT = re.compile(r"\bCONSTRUCT\s*\{", re.IGNORECASE)
 _WHERE = re.compile(r"\s*WHERE\s*\{", re.IGNORECASE)
 
 
-def _select_text(construct: str, target: str, rule_id: str, where: Location) -> str:
-    """`CONSTRUCT {T} WHERE {B}` → `SELECT * WHERE { ?this a <target> . B }`."""
+def _select_text(construct: str, focus: str, rule_id: str, where: Location) -> str:
+    """`CONSTRUCT {T} WHERE {B}` → `SELECT * WHERE { focus B }`, where focus binds ?this (or is empty)."""
     text = construct.replace("$this", "?this")
     start = _CONSTRUCT.search(text)
     if not start:
@@ -289,7 +381,7 @@ def _select_text(construct: str, target: str, rule_id: str, where: Location) -> 
     body = _WHERE.match(text, index)
     if not body:
         raise InputError([Problem(f"rule {rule_id}: write the body as WHERE {{ ... }}", where, code="rule-base")])
-    return f"{text[:start.start()]}SELECT * WHERE {{ ?this a <{target}> . {text[body.end():]}"
+    return f"{text[:start.start()]}SELECT * WHERE {{ {focus} {text[body.end():]}"
 
 
 def matches(write: tuple[str, str], read: tuple[str, str]) -> bool:
