@@ -181,7 +181,7 @@ def test_junit_xml():
     assert int(high.find("testsuite").get("failures")) == critical < len(found)
 
 
-def test_output_file_version_completion_and_rules_ttl(tmp_path):
+def test_output_file_version_completion_and_rules_ttl(tmp_path, monkeypatch):
     target = tmp_path / "out.json"
     assert invoke("diagnose", "-f", "json", DISAGG, "-o", target).exit_code == 0
     assert json.loads(target.read_text()) == json.loads(invoke("diagnose", "-f", "json", DISAGG).stdout)
@@ -191,6 +191,9 @@ def test_output_file_version_completion_and_rules_ttl(tmp_path):
     from importlib.metadata import version
 
     assert invoke("--version").stdout.strip() == f"sortai {version('sortai')}"
+    # Without this, typer's --show-completion is a flag that ignores "bash" and asks shellingham for the shell
+    # of the parent process, which a detached test run does not have.
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     script = invoke("--show-completion", "bash")
     assert script.exit_code == 0 and "_SORTAI_COMPLETE" in script.stdout
     completed = subprocess.run([os.sys.executable, "-m", "sortai.reasoner.cli"], capture_output=True, text=True,
