@@ -186,3 +186,32 @@ def test_only_top_level_reads_of_the_recursion_are_restricted_to_new_triples(tmp
     if rewritten:
         [text] = variants
         assert "GRAPH <urn:sortai:delta>" in text and "reaches" in text.split("GRAPH")[1]
+
+
+def test_rows_share_one_term_per_distinct_value(transitive_rules):
+    reasoning = infer(load_bytes(_chain(12), "chain.ttl"), transitive_rules)
+    subjects = {}
+    for derivations in reasoning.derivations.values():
+        for derivation in derivations:
+            for row in derivation.rows:
+                for value in row:
+                    if value is not None:
+                        assert subjects.setdefault(str(value), value) is value  # equal values, one object
+
+
+def test_a_rule_body_without_variables_concludes_once(tmp_path):
+    rules = tmp_path / "rules.ttl"
+    rules.write_text("""@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
+ex:S a sh:NodeShape ; sh:targetNode ex:a ;
+    sh:rule [ a sh:SPARQLRule ; sh:construct "CONSTRUCT { <http://example.org/a> <http://example.org/seen> true } WHERE { }" ] .
+""")
+    data = tmp_path / "data.nt"
+    data.write_text("<http://example.org/a> <http://example.org/p> <http://example.org/b> .\n")
+    from sortai.reasoner.description import load_graph
+    from sortai.reasoner.rules import load_rule_files
+
+    reasoning = infer(load_graph(data), load_rule_files([rules]), background=False)
+    assert [str(t) for t in reasoning.inferred_triples()] == [
+        "<http://example.org/a> <http://example.org/seen> \"true\"^^<http://www.w3.org/2001/XMLSchema#boolean>"]
+    [stats] = reasoning.stats.values()
+    assert stats.rows == 1
