@@ -92,6 +92,7 @@ class RuleBase:
     rules: list[Rule]
     strata: list[list[Rule]]  # evaluation order; each stratum a strongly connected set
     recursive: list[bool]
+    reads_from: dict[str, frozenset[str]] = field(default_factory=dict)  # rule id -> the rules writing what it reads
 
     def by_id(self) -> dict[str, Rule]:
         return {r.rule_id: r for r in self.rules}
@@ -146,7 +147,7 @@ def _cached(files: tuple[Path, ...], strict: bool) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"3"
+CACHE_VERSION = b"4"
 
 
 def _cache_dir() -> Path:
@@ -171,8 +172,9 @@ def _analyse(files: list[Path], strict: bool = True) -> RuleBase:
     if duplicates:
         raise InputError([Problem(f"rule id(s) used twice: {', '.join(sorted(duplicates))}", code="rule-base")])
     rules.sort(key=lambda r: (r.order, r.rule_id))
-    strata, recursive = _stratify(rules)
-    return RuleBase(rules, strata, recursive)
+    strata, recursive, graph = _stratify(rules)
+    reads_from = {r.rule_id: frozenset(graph.predecessors(r.rule_id)) for r in rules}
+    return RuleBase(rules, strata, recursive, reads_from)
 
 
 def _prefix_header(graph: rdflib.Graph, rule) -> str:
@@ -392,7 +394,7 @@ def matches(write: tuple[str, str], read: tuple[str, str]) -> bool:
     return write[1] == ANY or read[1] == ANY or write[1] == read[1]
 
 
-def _stratify(rules: list[Rule]) -> tuple[list[list[Rule]], list[bool]]:
+def _stratify(rules: list[Rule]) -> tuple[list[list[Rule]], list[bool], nx.DiGraph]:
     """Order rules so that each runs after everything it reads; refuse negation through recursion."""
     graph = nx.DiGraph()
     graph.add_nodes_from(r.rule_id for r in rules)
@@ -418,4 +420,4 @@ def _stratify(rules: list[Rule]) -> tuple[list[list[Rule]], list[bool]]:
                                       code="rule-base")])
         strata.append([by_id[m] for m in members])
         recursive.append(bool(inside))
-    return strata, recursive
+    return strata, recursive, graph
