@@ -28,11 +28,16 @@ rule:R02 a sh:SPARQLRule ; sai:ruleId "R02" ; rdfs:label "closure" ; sai:encodes
 """
 
 
+def _rule_base(directory, rules: str):
+    """Rules in the product's form (ids, sections, the shared prefixes), loaded as the product's rule base."""
+    header = (inference_dir() / "00-prefixes.ttl").read_text()
+    (directory / "rules.ttl").write_text(header + "@prefix sai: <https://w3id.org/sortai/ontology#> .\n" + rules)
+    return load_rule_base(str(directory))
+
+
 @pytest.fixture
 def transitive_rules(tmp_path):
-    header = (inference_dir() / "00-prefixes.ttl").read_text()
-    (tmp_path / "rules.ttl").write_text(header + "@prefix sai: <https://w3id.org/sortai/ontology#> .\n" + TRANSITIVE)
-    return load_rule_base(str(tmp_path))
+    return _rule_base(tmp_path, TRANSITIVE)
 
 
 def test_recursive_rules_reach_the_fixpoint(transitive_rules):
@@ -56,19 +61,13 @@ def test_every_derived_triple_has_a_derivation_whose_premises_hold(transitive_ru
 
 
 def test_a_rule_without_a_section_is_refused(tmp_path):
-    header = (inference_dir() / "00-prefixes.ttl").read_text()
-    (tmp_path / "r.ttl").write_text(header + TRANSITIVE.replace('sai:encodesSection "§4" ;', "")
-                                    .replace("rule:Reach", "@prefix sai: <https://w3id.org/sortai/ontology#> .\nrule:Reach", 1))
     with pytest.raises(InputError, match="names no paper section"):
-        load_rule_base(str(tmp_path))
+        _rule_base(tmp_path, TRANSITIVE.replace('sai:encodesSection "§4" ;', ""))
 
 
 def test_a_rule_that_does_not_parse_is_refused(tmp_path):
-    header = (inference_dir() / "00-prefixes.ttl").read_text()
-    broken = TRANSITIVE.replace("WHERE { $this ex:next ?n }", "WHERE { $this ex:next ")
-    (tmp_path / "r.ttl").write_text(header + "@prefix sai: <https://w3id.org/sortai/ontology#> .\n" + broken)
     with pytest.raises(InputError, match="does not parse"):
-        load_rule_base(str(tmp_path))
+        _rule_base(tmp_path, TRANSITIVE.replace("WHERE { $this ex:next ?n }", "WHERE { $this ex:next "))
 
 
 def test_inferred_triples_land_in_their_own_graph(transitive_rules):
@@ -99,9 +98,7 @@ rule:A03 a sh:SPARQLRule ; sai:ruleId "A03" ; rdfs:label "copy a value" ; sai:en
 
 @pytest.fixture
 def ahead_rules(tmp_path):
-    header = (inference_dir() / "00-prefixes.ttl").read_text()
-    (tmp_path / "rules.ttl").write_text(header + "@prefix sai: <https://w3id.org/sortai/ontology#> .\n" + AHEAD)
-    return load_rule_base(str(tmp_path))
+    return _rule_base(tmp_path, AHEAD)
 
 
 def _provenance(reasoning):
@@ -176,10 +173,8 @@ def test_after_its_first_run_a_recursive_rule_joins_only_new_triples(transitive_
 def test_only_top_level_reads_of_the_recursion_are_restricted_to_new_triples(tmp_path, body, rewritten):
     from sortai.reasoner.semi_naive import delta_variants
 
-    header = (inference_dir() / "00-prefixes.ttl").read_text()
-    rules = TRANSITIVE.replace("WHERE { $this ex:reaches ?y . ?y ex:next ?z }", "WHERE { " + body + " }")
-    (tmp_path / "rules.ttl").write_text(header + "@prefix sai: <https://w3id.org/sortai/ontology#> .\n" + rules)
-    base = load_rule_base(str(tmp_path))
+    base = _rule_base(tmp_path, TRANSITIVE.replace("WHERE { $this ex:reaches ?y . ?y ex:next ?z }",
+                                                   "WHERE { " + body + " }"))
     [closure] = [r for r in base.rules if r.rule_id == "R02"]
     variants = delta_variants(closure, frozenset(closure.writes))
     assert (variants is not None) is rewritten
