@@ -7,10 +7,11 @@ rule is re-run once per such pattern, with that pattern restricted to the new tr
 `DELTA`) and every other pattern over the whole store. Rows found twice conclude nothing twice: the engine
 groups rows by conclusion and keeps a derivation once.
 
-Only patterns of the body's top level (a basic graph pattern, joined, filtered or extended, or the required
-side of an OPTIONAL) are rewritten. A rule that reads the stratum's writes anywhere else (inside an OPTIONAL,
-a UNION, a subquery or a property path) is re-run in full, as before. Recursion through negation or
-aggregation is refused by stratification, so every recursive rule is monotone and this is sound.
+Only conjunctive bodies are rewritten: basic graph patterns, joined and filtered. The variants are written
+back to SPARQL with rdflib's `translateAlgebra`, which moves a BIND into the projection, after a FILTER that
+reads it: a body with BIND, OPTIONAL, UNION, VALUES, a subquery or a property path is therefore re-run in
+full, as before. Recursion through negation or aggregation is refused by stratification, so every recursive
+rule is monotone and this is sound.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from .rules import Pattern, Rule, _walk, matches
 
 DELTA = ox.NamedNode("urn:sortai:delta")
-_TOP_LEVEL = {"Project", "Filter", "Extend", "Join", "BGP", "LeftJoin", "SelectQuery"}
+_CONJUNCTIVE = {"Project", "Filter", "Join", "BGP"}
 
 
 def delta_variants(rule: Rule, stratum_writes: frozenset) -> tuple[str, ...] | None:
@@ -52,7 +53,12 @@ def _variants(select: str, stratum_writes: frozenset) -> tuple[str, ...] | None:
         bgp.name = "Join"
         bgp.update(p1=rest, p2=restricted)
         query.algebra.p["PV"] = names
-        variants.append(translateAlgebra(query))
+        text = translateAlgebra(query)
+        try:
+            ox.Store().query(text)
+        except (SyntaxError, ValueError):
+            return None
+        variants.append(text)
     return tuple(variants)
 
 
@@ -61,37 +67,32 @@ def _parse(select: str):
 
 
 def _places(query, writes) -> list[tuple[CompValue, int]] | None:
-    """The top-level (BGP, index) pairs that read `writes`, in a fixed order; None if the rule reads them
-    anywhere else, or nowhere."""
+    """The (BGP, index) pairs that read `writes`, in a fixed order; None if the body is not conjunctive or
+    reads none of them."""
     places: list[tuple[CompValue, int]] = []
-    if query.algebra.p.name != "Project" or not _collect(query.algebra.p, writes, places, top=True):
+    if query.algebra.p.name != "Project" or not _collect(query.algebra.p, writes, places):
         return None
     return places or None
 
 
-def _collect(node, writes, places, top: bool) -> bool:
-    """Find the top-level triples that read `writes`; False if such a read occurs anywhere else."""
-    if not isinstance(node, CompValue):
-        if isinstance(node, (list, tuple)):
-            return all(_collect(n, writes, places, top) for n in node)
-        return True
-    if node.name == "BGP" and top:
+def _collect(node, writes, places) -> bool:
+    """Find the triples of a conjunctive body that read `writes`; False if the body is not conjunctive."""
+    if not isinstance(node, CompValue) or node.name not in _CONJUNCTIVE:
+        return False
+    if node.name == "BGP":
         for index, (s, p, o) in enumerate(node["triples"]):
             if not isinstance(p, (rdflib.URIRef, rdflib.Variable)):
                 return False  # a property path: restricting one step of it to the new triples would be wrong
             if _reads(Pattern(s, p, o, "required"), writes):
                 places.append((node, index))
         return True
-    if top and node.name in _TOP_LEVEL:
-        if node.name == "LeftJoin":
-            return _collect(node.p1, writes, places, True) and _collect(node.p2, writes, places, False) \
-                and _collect(node.get("expr"), writes, places, False)
-        return all(_collect(v, writes, places, True) for k, v in node.items() if k not in ("PV", "_vars"))
-    # Anywhere else (OPTIONAL, UNION, MINUS, EXISTS, a subquery): any read of the stratum's writes, or a
-    # property path, means the rule is re-run in full.
-    found: list[Pattern] = []
-    _walk(node, "nested", found)
-    return not any(_reads(p, writes) or not isinstance(p.p, (rdflib.URIRef, rdflib.Variable)) for p in found)
+    if node.name == "Filter":
+        found: list[Pattern] = []
+        _walk(node["expr"], "nested", found)
+        return not found and _collect(node.p, writes, places)  # EXISTS in a filter: not conjunctive
+    if node.name == "Join":
+        return _collect(node.p1, writes, places) and _collect(node.p2, writes, places)
+    return _collect(node.p, writes, places)  # Project
 
 
 def _reads(pattern: Pattern, writes) -> bool:
