@@ -1,0 +1,30 @@
+"""Benchmarks: each measurement runs in a fresh process, so that its peak RSS is its own (see README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_or_measure(parser: argparse.ArgumentParser, measure: Callable[[Path], dict]) -> argparse.Namespace | None:
+    """Parse the command line. A child run (the hidden `--measure DATA`) prints `measure(DATA)` as JSON and gets None."""
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure)))
+        return None
+    return args
+
+
+def in_a_fresh_process(module: str, data: Path) -> dict:
+    """One measurement: `python -m MODULE --measure DATA`, its JSON line read back."""
+    done = subprocess.run([sys.executable, "-m", module, "--measure", str(data)], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])

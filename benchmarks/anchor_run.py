@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import in_a_fresh_process, run_or_measure
+
 HERE = Path(__file__).resolve().parent
 ANCHOR = HERE / "anchor"
 EXPECTED = {180: 11_194, 1800: 112_805, 18_000: 1_116_647}
@@ -52,11 +54,8 @@ def baseline(data: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, nargs="+", default=sorted(EXPECTED))
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.measure:
-        print(json.dumps(measure(args.measure)))
+    args = run_or_measure(parser, measure)
+    if args is None:
         return
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,9 +66,7 @@ def main() -> None:
             data = prefix.with_suffix(".nt")
             ours, theirs = [], []
             for _ in range(args.runs):  # interleaved: both see the same machine load
-                done = subprocess.run([sys.executable, "-m", "benchmarks.anchor_run", "--measure", str(data)],
-                                      capture_output=True, text=True, check=True, cwd=HERE.parent)
-                ours.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                ours.append(in_a_fresh_process("benchmarks.anchor_run", data))
                 theirs.append(baseline(data))
             for run in ours + theirs:
                 if nodes in EXPECTED:

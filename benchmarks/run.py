@@ -14,10 +14,10 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from benchmarks import in_a_fresh_process, run_or_measure
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -72,11 +72,8 @@ def measure(path: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.measure:
-        print(json.dumps(measure(args.measure)))
+    args = run_or_measure(parser, measure)
+    if args is None:
         return
     from benchmarks.fleet import cells_for, fleet
 
@@ -87,9 +84,7 @@ def main() -> None:
         path.write_text(fleet(path.stem, cells_for(size)))
         runs = []
         for _ in range(args.runs):
-            done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--measure", str(path)],
-                                  capture_output=True, text=True, cwd=HERE.parent, check=True)
-            runs.append(json.loads(done.stdout))
+            runs.append(in_a_fresh_process("benchmarks.run", path))
         row = {"size": size, "triples": runs[0]["triples"], "inferred": runs[0]["inferred"],
                "diagnoses": runs[0]["diagnoses"], "runs": args.runs,
                **{stage: statistics.median(r[stage] for r in runs) for stage in STAGES},
