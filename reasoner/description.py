@@ -172,9 +172,14 @@ def _check_size(size: int, source: str, fmt: str) -> None:
 
 def load_file(path: str | Path, fmt: str | None = None) -> Description:
     path = Path(path)
+    return load_bytes(_read(path, detect_format(str(path), fmt)), str(path), fmt)
+
+
+def _read(path: Path, fmt: str) -> bytes:
+    """A file's bytes, refused with a problem that names it if it is missing, too large or unreadable."""
     try:
-        _check_size(path.stat().st_size, str(path), detect_format(str(path), fmt))
-        data = path.read_bytes()
+        _check_size(path.stat().st_size, str(path), fmt)
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError([Problem("no such file", Location(str(path)), code="not-found",
                                   fix="check the path.")]) from None
@@ -183,7 +188,6 @@ def load_file(path: str | Path, fmt: str | None = None) -> Description:
                                   code="not-found", fix="name a .yaml, .json, .jsonld or .ttl file.")]) from None
     except OSError as exc:
         raise InputError([Problem(f"cannot read: {exc.strerror}", Location(str(path)), code="unreadable")]) from None
-    return load_bytes(data, str(path), fmt)
 
 
 def load_bytes(data: bytes, source: str, fmt: str | None = None, name: str | None = None) -> Description:
@@ -731,13 +735,7 @@ def load_graph(path: str | Path) -> Description:
     if fmt not in ("turtle", "ntriples", "rdfxml"):
         raise InputError([Problem(f"'{path}' is not an RDF file", Location(str(path)), code="unknown-format",
                                   fix="give Turtle (.ttl), N-Triples (.nt) or RDF/XML (.rdf, .owl).")])
-    try:
-        _check_size(path.stat().st_size, str(path), fmt)
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError([Problem("no such file", Location(str(path)), code="not-found", fix="check the path.")]) from None
-    except OSError as exc:
-        raise InputError([Problem(f"cannot read: {exc.strerror}", Location(str(path)), code="unreadable")]) from None
+    data = _read(path, fmt)
     stem = _safe_name(path.stem or "data")
     deployment, base = base_for(stem)
     return Description(stem, str(path), fmt, base, deployment, _parse_rdf(data, str(path), fmt, base))

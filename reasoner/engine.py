@@ -2,7 +2,8 @@
 
 Each rule is a `SELECT *` (see rules.py) whose rows instantiate conclusions and premises. Strata without
 recursion run once, in dependency order; a recursive stratum re-runs only the rules whose inputs received
-new triples in the previous round (semi-naive at rule granularity). Evaluation order, row order and
+new triples in the previous round, each joining only those new triples where its body allows
+(semi_naive.py). Evaluation order, row order and
 output order are all fixed, so the same input gives the same bytes.
 
 While the main thread turns one rule's rows into conclusions, a second thread already evaluates the bodies
@@ -101,7 +102,7 @@ class Reasoning:
     # (predicate, class for rdf:type) pairs present in the asserted graphs: a conclusion of another kind
     # cannot already be asserted, so it needs no lookup.
     asserted_predicates: frozenset = frozenset()
-    terms: dict = field(default_factory=lambda: {"": None}, repr=False)  # TSV cell -> its one term (_rows)
+    terms: dict = field(default_factory=lambda: _term_index(), repr=False)  # TSV cell -> its one term (_rows)
 
     def inferred_triples(self) -> list[ox.Triple]:
         return sorted((q.triple for q in self.store.quads_for_pattern(None, None, None, self.inferred_graph)),
@@ -160,7 +161,7 @@ def _infer(description: Description, rule_base: RuleBase | None, store: ox.Store
                 reasoning.rounds += 1
                 _apply(stratum[0], reasoning, lookahead.take(stratum[0]))
             lookahead.completed(stratum)
-    reasoning.terms = {"": None}  # the rows keep their terms; the index was only needed while rows arrived
+    reasoning.terms = _term_index()  # the rows keep their terms; the index was only needed while rows arrived
     # The result lives as long as the caller explains from it; moving its millions of objects out of the
     # collector's generations keeps a later full collection from pausing an explanation for ~0.3 s.
     gc.freeze()
@@ -188,11 +189,13 @@ def _fixpoint(stratum: list[Rule], reasoning: Reasoning, lookahead: "_Lookahead"
                     store.extend(ox.Quad(q.subject, q.predicate, q.object, DELTA) for q in log[seen[rule.rule_id]:])
                     graphs = [g for g in store.named_graphs() if g != DELTA]
                     try:
-                        for text in variants:
-                            rows = _evaluate(store, text, default_graph=graphs, named_graphs=[DELTA])
-                            changed |= _apply(rule, reasoning, rows, log=log)
+                        results = [_evaluate(store, text, default_graph=graphs, named_graphs=[DELTA])
+                                   for text in variants]
                     finally:
                         store.remove_graph(DELTA)
+                # What one variant concludes, the others do not see; it is in the log for the rule's next run.
+                for rows in results:
+                    changed |= _apply(rule, reasoning, rows, log=log)
             seen[rule.rule_id] = start
         if not changed:
             break
@@ -255,9 +258,9 @@ class _Lookahead:
             if rule.rule_id not in self.futures and rule.rule_id in self.waiting_on \
                     and not self.waiting_on[rule.rule_id]:
                 del self.waiting_on[rule.rule_id]
-                self.futures[rule.rule_id] = self.executor.submit(self._evaluate, rule.select)
+                self.futures[rule.rule_id] = self.executor.submit(self._timed, rule.select)
 
-    def _evaluate(self, select: str) -> tuple[float, bytes]:
+    def _timed(self, select: str) -> tuple[float, bytes]:
         with self.evaluating:
             started = time.perf_counter()
             rows = _evaluate(self.store, select, use_default_graph_as_union=True)
@@ -267,6 +270,10 @@ class _Lookahead:
 def _evaluate(store: ox.Store, select: str, **dataset) -> bytes:
     """A rule body's rows as SPARQL TSV: Oxigraph evaluates and serialises them without holding the GIL."""
     return store.query(select, **dataset).serialize(format=ox.QueryResultsFormat.TSV)
+
+
+def _term_index() -> dict:
+    return {"": None}  # an empty TSV cell is an unbound value
 
 
 def _rows(tsv: bytes, terms: dict) -> tuple[tuple[str, ...], list[tuple]]:

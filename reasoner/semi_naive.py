@@ -38,13 +38,13 @@ def delta_variants(rule: Rule, stratum_writes: frozenset) -> tuple[str, ...] | N
 
 @cache
 def _variants(select: str, stratum_writes: frozenset) -> tuple[str, ...] | None:
-    places = _places(_parse(select), stratum_writes)
+    places = _places(prepareQuery(select), stratum_writes)
     if not places:
         return None
     names = [rdflib.Variable(v.value) for v in ox.Store().query(select).variables]  # SELECT *'s own order
     variants = []
     for i in range(len(places)):
-        query = _parse(select)  # a fresh algebra per variant: rdflib's CompValue cannot be deep-copied
+        query = prepareQuery(select)  # a fresh algebra per variant: rdflib's CompValue cannot be deep-copied
         bgp, index = _places(query, stratum_writes)[i]
         triples = list(bgp["triples"])
         restricted = CompValue("Graph", term=rdflib.URIRef(DELTA.value), p=CompValue("BGP", triples=[triples[index]]))
@@ -60,10 +60,6 @@ def _variants(select: str, stratum_writes: frozenset) -> tuple[str, ...] | None:
             return None
         variants.append(text)
     return tuple(variants)
-
-
-def _parse(select: str):
-    return prepareQuery(select)
 
 
 def _places(query, writes) -> list[tuple[CompValue, int]] | None:

@@ -108,8 +108,8 @@ def _provenance(reasoning):
 
 def test_a_rule_whose_input_is_read_only_inside_filter_exists_waits_for_its_writer(ahead_rules, monkeypatch):
     evaluated_ahead = []
-    evaluate = engine._Lookahead._evaluate
-    monkeypatch.setattr(engine._Lookahead, "_evaluate",
+    evaluate = engine._Lookahead._timed
+    monkeypatch.setattr(engine._Lookahead, "_timed",
                         lambda self, select: evaluated_ahead.append(select) or evaluate(self, select))
     reasoning = infer(load_bytes(CHAIN, "chain.ttl"), ahead_rules)
     before_last = {t.subject.value for t in reasoning.inferred_triples() if t.predicate.value == EX + "beforeLast"}
