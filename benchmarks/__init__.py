@@ -6,7 +6,7 @@ import argparse
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,3 +28,19 @@ def in_a_fresh_process(module: str, data: Path) -> dict:
     done = subprocess.run([sys.executable, "-m", module, "--measure", str(data)], capture_output=True, text=True,
                           cwd=ROOT, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def fleet_runs(doc: str, module: str, sizes: list[int], measure: Callable[[Path], dict]) -> Iterator[tuple[int, list]]:
+    """The command line of a fleet benchmark: (size, the measurements of its runs) per fleet size, each run in a
+    fresh process; nothing in the child run, which prints its one measurement."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=sizes)
+    args = run_or_measure(parser, measure)
+    if args is None:
+        return
+    from benchmarks.fleet import fleet_file
+
+    for size in args.sizes:
+        path = fleet_file(size, ROOT / "benchmarks" / "results")
+        yield size, [in_a_fresh_process(module, path) for _ in range(args.runs)]
+

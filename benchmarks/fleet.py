@@ -96,6 +96,14 @@ def cells_for(triples: int) -> int:
     return max(1, round(triples / TRIPLES_PER_CELL))
 
 
+def fleet_file(triples: int, directory: Path) -> Path:
+    """A fleet of about `triples` written to `directory/fleet-N.ttl`, as the benchmarks read it."""
+    directory.mkdir(exist_ok=True)
+    path = directory / f"fleet-{triples}.ttl"
+    path.write_text(fleet(path.stem, cells_for(triples)))
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("triples", type=int, help="approximate size in triples")

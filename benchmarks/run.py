@@ -10,14 +10,13 @@ table and to benchmarks/results/latest.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import statistics
 import time
 from pathlib import Path
 
-from benchmarks import in_a_fresh_process, run_or_measure
+from benchmarks import fleet_runs
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -70,23 +69,10 @@ def measure(path: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    args = run_or_measure(parser, measure)
-    if args is None:
-        return
-    from benchmarks.fleet import cells_for, fleet
-
-    RESULTS.mkdir(exist_ok=True)
     summary = []
-    for size in args.sizes:
-        path = RESULTS / f"fleet-{size}.ttl"
-        path.write_text(fleet(path.stem, cells_for(size)))
-        runs = []
-        for _ in range(args.runs):
-            runs.append(in_a_fresh_process("benchmarks.run", path))
+    for size, runs in fleet_runs(__doc__, "benchmarks.run", [10_000, 100_000, 1_000_000], measure):
         row = {"size": size, "triples": runs[0]["triples"], "inferred": runs[0]["inferred"],
-               "diagnoses": runs[0]["diagnoses"], "runs": args.runs,
+               "diagnoses": runs[0]["diagnoses"], "runs": len(runs),
                **{stage: statistics.median(r[stage] for r in runs) for stage in STAGES},
                "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs)}
         summary.append(row)
@@ -95,7 +81,8 @@ def main() -> None:
               f"explain-all {row['explain_all']:.2f}s ({row['diagnoses']} diagnoses; one: median "
               f"{row['explain_median'] * 1000:.1f} ms, max {row['explain_max'] * 1000:.1f} ms)  "
               f"peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
-    (RESULTS / "latest.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if summary:
+        (RESULTS / "latest.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

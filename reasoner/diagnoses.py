@@ -124,7 +124,7 @@ def _objects(store: ox.Store, subject: ox.NamedNode, predicate: str) -> list:
 
 def _one(store: ox.Store, subject: ox.NamedNode, predicate: str):
     values = _objects(store, subject, predicate)
-    return values[0] if values else None
+    return min(values, key=lambda v: v.value) if values else None  # as `Facts.one`: not the store's first
 
 
 def diagnoses(reasoning: Reasoning) -> list[Diagnosis]:

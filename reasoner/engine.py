@@ -3,8 +3,10 @@
 Each rule is a `SELECT *` (see rules.py) whose rows instantiate conclusions and premises. Strata without
 recursion run once, in dependency order; a recursive stratum re-runs only the rules whose inputs received
 new triples in the previous round, each joining only those new triples where its body allows
-(semi_naive.py). Evaluation order, row order and
-output order are all fixed, so the same input gives the same bytes.
+(semi_naive.py). Evaluation order and output order are fixed, and rows are
+taken in the order of their text, not the store's (which follows how it was filled): the same facts give
+the same derivations and explanations, however the description was written and whether the reasoning was
+computed at once or updated (incremental.py).
 
 While the main thread turns one rule's rows into conclusions, a second thread already evaluates the bodies
 of later rules whose inputs are complete (see `_Lookahead`): Oxigraph evaluates without holding the GIL,
@@ -103,6 +105,8 @@ class Reasoning:
     # cannot already be asserted, so it needs no lookup.
     asserted_predicates: frozenset = frozenset()
     terms: dict = field(default_factory=lambda: _term_index(), repr=False)  # TSV cell -> its one term (_rows)
+    concluded_by_rule: dict | None = field(default=None, repr=False)  # rule id -> triples (incremental.py)
+    background: bool = True  # the ontology and the catalog are in the store (see `infer`)
 
     def inferred_triples(self) -> list[ox.Triple]:
         return sorted((q.triple for q in self.store.quads_for_pattern(None, None, None, self.inferred_graph)),
@@ -147,10 +151,9 @@ def _infer(description: Description, rule_base: RuleBase | None, store: ox.Store
     rule_base = rule_base or load_rule_base()
     store = load_store(description, store, background)
     asserted, inferred = graph_names(description)
-    reasoning = Reasoning(store, description, rule_base, asserted, inferred)
+    reasoning = Reasoning(store, description, rule_base, asserted, inferred, background=background)
     reasoning.asserted_predicates = frozenset(
-        (t.predicate.value, t.object.value if t.predicate.value == RDF_TYPE else None)
-        for t in (*description.triples, *resources.ontology_triples(), *resources.catalog_triples()))
+        asserted_key(t) for t in (*description.triples, *resources.ontology_triples(), *resources.catalog_triples()))
     with _Lookahead(reasoning) as lookahead:
         for stratum, recursive in zip(rule_base.strata, rule_base.recursive):
             if progress:
@@ -168,9 +171,16 @@ def _infer(description: Description, rule_base: RuleBase | None, store: ox.Store
     return reasoning
 
 
-def _fixpoint(stratum: list[Rule], reasoning: Reasoning, lookahead: "_Lookahead") -> None:
-    """Rounds of a recursive stratum until nothing is new; after its first run, a rule joins only the triples
-    derived since it last ran (semi_naive.py), unless its body must be re-run in full."""
+def asserted_key(triple: ox.Triple) -> tuple[str, str | None]:
+    """How `Reasoning.asserted_predicates` holds a triple: its predicate, and its class if it is a type triple."""
+    predicate = triple.predicate.value
+    return (predicate, triple.object.value if predicate == RDF_TYPE else None)
+
+
+def _fixpoint(stratum: list[Rule], reasoning: Reasoning, lookahead: "_Lookahead",
+              concluded: dict[str, set] | None = None) -> list[ox.Quad]:
+    """Rounds of a recursive stratum until nothing is new, returning what it derived; after its first run, a rule
+    joins only the triples derived since it last ran (semi_naive.py), unless its body must be re-run in full."""
     store = reasoning.store
     writes = frozenset().union(*(r.writes for r in stratum))
     log: list[ox.Quad] = []  # what the stratum derived, in order
@@ -182,8 +192,9 @@ def _fixpoint(stratum: list[Rule], reasoning: Reasoning, lookahead: "_Lookahead"
         for rule in pending:
             variants = delta_variants(rule, writes) if rule.rule_id in seen else None
             start = len(log)
+            mine = None if concluded is None else concluded[rule.rule_id]
             if variants is None:
-                changed |= _apply(rule, reasoning, log=log)
+                changed |= _apply(rule, reasoning, log=log, concluded=mine)
             else:
                 with lookahead.paused():  # the worker's queries read the union of all graphs, DELTA too
                     store.extend(ox.Quad(q.subject, q.predicate, q.object, DELTA) for q in log[seen[rule.rule_id]:])
@@ -195,11 +206,12 @@ def _fixpoint(stratum: list[Rule], reasoning: Reasoning, lookahead: "_Lookahead"
                         store.remove_graph(DELTA)
                 # What one variant concludes, the others do not see; it is in the log for the rule's next run.
                 for rows in results:
-                    changed |= _apply(rule, reasoning, rows, log=log)
+                    changed |= _apply(rule, reasoning, rows, log=log, concluded=mine)
             seen[rule.rule_id] = start
         if not changed:
             break
         pending = [r for r in stratum if any(_touches(w, r.reads) for w in changed)]
+    return log
 
 
 class _Lookahead:
@@ -213,12 +225,13 @@ class _Lookahead:
     GIL back at every row. At 100k triples that moved about 2.3 s of evaluation off the main thread.
     """
 
-    def __init__(self, reasoning: Reasoning):
+    def __init__(self, reasoning: Reasoning, only: set[str] | None = None):
+        """`only`: the rules that may be asked for (an incremental update's); the others are never evaluated ahead."""
         self.store = reasoning.store
         self.stats = reasoning.stats
         rule_base = reasoning.rule_base
         self.order = [rule for stratum, recursive in zip(rule_base.strata, rule_base.recursive) if not recursive
-                      for rule in stratum]
+                      for rule in stratum if only is None or rule.rule_id in only]
         self.waiting_on = {rule.rule_id: set(rule_base.reads_from[rule.rule_id]) - {rule.rule_id}
                            for rule in self.order}
         self.futures: dict[str, Future] = {}
@@ -286,6 +299,7 @@ def _rows(tsv: bytes, terms: dict) -> tuple[tuple[str, ...], list[tuple]]:
     """
     lines = tsv.decode("utf-8").split("\n")
     header, body = lines[0], lines[1:-1]  # every line, the last too, ends with a line break
+    body.sort()  # the store's order depends on how it was filled: which rows an explanation keeps must not
     if not header:
         return (), [()] * len(body)  # a body without variables: one empty row per solution
     names = tuple(v[1:] for v in header.split("\t"))
@@ -359,6 +373,13 @@ def _exists(store: ox.Store, triple: ox.Triple) -> bool:
     return next(iter(store.quads_for_pattern(triple.subject, triple.predicate, triple.object, None)), None) is not None
 
 
+def _asserted(store: ox.Store, triple: ox.Triple, inferred: ox.NamedNode) -> bool:
+    """In a graph other than the inferred one: during an incremental update (incremental.py) a triple can still
+    be in the inferred graph while no rule has derived it again yet; in a full run that never happens."""
+    return any(q.graph_name != inferred
+               for q in store.quads_for_pattern(triple.subject, triple.predicate, triple.object, None))
+
+
 def _premises(compiled_premises, values, store) -> tuple[ox.Triple, ...]:
     premises = []
     for instantiate, context in compiled_premises:
@@ -403,9 +424,10 @@ def _conclusion_terms(template: Iterable[Pattern], index: dict[str, int]) -> Cal
     return namespace["conclude"]
 
 
-def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None,
-           log: list[ox.Quad] | None = None) -> set[tuple[str, str]]:
-    """Run one rule (or take the rows evaluated ahead); conclusions first, premises only for the derivations kept."""
+def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list[ox.Quad] | None = None,
+           concluded: set[ox.Triple] | None = None) -> set[tuple[str, str]]:
+    """Run one rule (or take the rows evaluated ahead); conclusions first, premises only for the derivations kept.
+    `log` receives the new quads, `concluded` every triple the rule kept a derivation of (incremental.py)."""
     started = time.perf_counter()
     stats = reasoning.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id))
     stats.runs += 1
@@ -451,7 +473,7 @@ def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None,
                 if known is None:
                     predicate = p.value
                     typed = o.value if predicate == RDF_TYPE else None
-                    if (predicate, typed) in asserted_predicates and _exists(store, triple):
+                    if (predicate, typed) in asserted_predicates and _asserted(store, triple, graph):
                         continue  # asserted already: nothing to derive, nothing to explain
                     derivations[triple] = [derivation]
                     new_quads.append(quad)
@@ -459,6 +481,10 @@ def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None,
                 elif len(known) < MAX_ALTERNATIVES and all(d.rows != application or d.rule is not rule
                                                            for d in known):
                     known.append(derivation)
+                else:
+                    continue
+                if concluded is not None:
+                    concluded.add(triple)
     if new_quads:
         store.extend(new_quads)
         if log is not None:

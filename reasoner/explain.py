@@ -207,9 +207,12 @@ class Explainer:
         facets = []
         for predicate in ("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", resources.SAI + "severity",
                           resources.SAI + "confidence", resources.SAI + "compoundsWith"):
-            for quad in self.reasoning.store.quads_for_pattern(node, ox.NamedNode(predicate), None,
-                                                               self.reasoning.inferred_graph):
-                facets.append(self.explain_triple(quad.triple, seen))
+            # In the order of their values: the store's order follows how it was filled, which an incremental
+            # update (incremental.py) changes, and what comes first is explained in full, later repeats refer to it.
+            quads = self.reasoning.store.quads_for_pattern(node, ox.NamedNode(predicate), None,
+                                                           self.reasoning.inferred_graph)
+            for triple in sorted((q.triple for q in quads), key=lambda t: str(t.object)):
+                facets.append(self.explain_triple(triple, seen))
         name = self.term(node)
         cached = self._premises_of.cache_info().misses
         if cached - self._frozen > 2_000:

@@ -135,10 +135,12 @@ class Facts:
         return self.description.element_name(iri)
 
     def bindings(self, subject: str, predicate: str = RDF_TYPE, value: str | None = None) -> tuple[str, dict]:
-        """(rule id, variable → term) of the first application that derived subject's `predicate` fact."""
-        for q in self.store.quads_for_pattern(ox.NamedNode(subject), ox.NamedNode(predicate),
-                                              ox.NamedNode(value) if value else None, self.reasoning.inferred_graph):
-            for derivation in self.reasoning.derivations.get(q.triple, ()):
+        """(rule id, variable → term) of the first application that derived subject's `predicate` fact (of the
+        least value, where there are several: the store's order follows how it was filled)."""
+        quads = self.store.quads_for_pattern(ox.NamedNode(subject), ox.NamedNode(predicate),
+                                             ox.NamedNode(value) if value else None, self.reasoning.inferred_graph)
+        for triple in sorted((q.triple for q in quads), key=lambda t: t.object.value):
+            for derivation in self.reasoning.derivations.get(triple, ()):
                 return derivation.rule.rule_id, dict(derivation.bindings)
         return "", {}
 
@@ -269,8 +271,10 @@ def all_evidence(facts: Facts) -> dict[str, list[Evidence]]:
         for q in facts.store.quads_for_pattern(None, ox.NamedNode(predicate), None, graph):
             if many:
                 found.setdefault(q.subject.value, []).append(q.object.value)
-            else:
-                found.setdefault(q.subject.value, q.object.value)
+            else:  # the least value where there are several, as `Facts.one`: not the first the store holds
+                value = found.get(q.subject.value)
+                if value is None or q.object.value < value:
+                    found[q.subject.value] = q.object.value
         return found
 
     kinds, scores = by_subject(SAI + "evidenceKind"), by_subject(SAI + "severityScore")

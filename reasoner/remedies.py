@@ -25,6 +25,7 @@ from .diagnoses import Diagnosis
 from .diagnoses import diagnoses as read_diagnoses
 from .engine import Reasoning, infer
 from .headlines import Facts, show_number, written_value
+from .incremental import update
 from .vocabulary import RDF_TYPE, vocabulary
 
 SAI = resources.SAI
@@ -699,11 +700,6 @@ class Recommendations:
     cost: Cost
 
 
-def _structural(description: Description) -> tuple[Reasoning, list[Diagnosis]]:
-    reasoning = infer(unmeasured(description))
-    return reasoning, read_diagnoses(reasoning)
-
-
 def _present(reasoning: Reasoning, iri: str) -> bool:
     return next(iter(reasoning.store.quads_for_pattern(ox.NamedNode(iri), None, None, reasoning.inferred_graph)),
                 None) is not None
@@ -771,9 +767,14 @@ def verify(baseline: Reasoning, found: list[Diagnosis], remedy: Remedy) -> Verif
 
 def recommend(description: Description, only: str | None = None) -> Recommendations:
     """Every remedy of every structural diagnosis, verified; `only` restricts to one diagnosis id."""
-    baseline, found = _structural(description)
-    measured = read_diagnoses(infer(description)) if any(
-        t.predicate.value == RDF_TYPE and t.object.value == MEASUREMENT for t in description.triples) else found
+    baseline = infer(description)
+    measured = read_diagnoses(baseline)
+    design = unmeasured(description)
+    if len(design.triples) < len(description.triples):
+        # The design alone, by an update of the measured reasoning (incremental.py): measurements feed a few
+        # rules only, and a second full inference cost as much as the first.
+        update(baseline, design)
+    found = read_diagnoses(baseline)
     ids = {d.id for d in found}
     facts = Facts(baseline)
     results: dict[str, list[Verified]] = {}

@@ -244,3 +244,22 @@ ex:S a sh:NodeShape ; sh:targetNode ex:n0 ;
     monkeypatch.setattr(engine, "delta_variants", lambda rule, writes: None)
     full = infer(load_graph(tmp_path / "data.ttl"), rules, background=False).inferred_triples()
     assert semi == full and len(full) > 60
+
+
+def test_the_same_facts_in_another_order_give_the_same_provenance_and_explanations():
+    """Rows are put in one order (their text) whatever order the store was filled in, so that an explanation does not
+    depend on how the description was written, nor on whether its reasoning was updated (incremental.py)."""
+    from dataclasses import replace
+
+    from sortai.reasoner.diagnoses import diagnoses
+    from sortai.reasoner.explain import Explainer
+
+    def state(reasoning):
+        explainer = Explainer(reasoning)
+        found = diagnoses(reasoning)
+        return ({t: [(d.rule.rule_id, d.names, d.rows) for d in known] for t, known in reasoning.derivations.items()},
+                [d.to_json() for d in found], [explainer.explain_diagnosis(d.iri).to_json() for d in found])
+
+    description = load_file(EXAMPLES / "mig-multitenant" / "description.yaml")
+    reordered = replace(description, triples=list(reversed(description.triples)))
+    assert state(infer(reordered)) == state(infer(description))

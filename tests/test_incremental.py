@@ -1,0 +1,221 @@
+"""Incremental re-diagnosis (reasoner/incremental.py): after each edit, the updated reasoning is compared with a full
+recomputation over the edited description, triple for triple, derivation for derivation (rule, rows and their order),
+diagnosis for diagnosis and explanation for explanation."""
+
+from __future__ import annotations
+
+import random
+import zlib
+from dataclasses import replace
+
+import pyoxigraph as ox
+import pytest
+
+from sortai.reasoner.description import load_bytes, load_file, load_graph
+from sortai.reasoner.diagnoses import diagnoses
+from sortai.reasoner.engine import MAX_ALTERNATIVES, infer
+from sortai.reasoner.explain import Explainer
+from sortai.reasoner.incremental import update
+from sortai.reasoner.rules import load_rule_files
+
+from .conftest import SCENARIOS
+from .test_engine import _rule_base
+
+EX = "http://example.org/"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+EDITS_PER_EXAMPLE = 13  # 16 examples: 208 edits
+
+
+def _state(reasoning, explain: bool = True):
+    inferred = {q.triple for q in reasoning.store.quads_for_pattern(None, None, None, reasoning.inferred_graph)}
+    provenance = {t: [(d.rule.rule_id, d.names, d.rows, d.omitted_rows) for d in known]
+                  for t, known in reasoning.derivations.items()}
+    asserted = {q.triple for q in reasoning.store.quads_for_pattern(None, None, None, reasoning.asserted_graph)}
+    if not explain:
+        return inferred, provenance, asserted
+    found = diagnoses(reasoning)
+    explainer = Explainer(reasoning)
+    return (inferred, provenance, asserted, [d.to_json() for d in found],
+            [explainer.explain_diagnosis(d.iri).to_json() for d in found])
+
+
+def _numeric(triple: ox.Triple) -> bool:
+    return isinstance(triple.object, ox.Literal) and triple.object.datatype.value.rsplit("#", 1)[-1] in (
+        "decimal", "integer", "double")
+
+
+def _edit(rng: random.Random, triples: list[ox.Triple], removed: list[ox.Triple]) -> tuple[str, list[ox.Triple]]:
+    """One random edit: a fact removed or put back, a number changed (a new measurement, a resized pool), a fact
+    moved onto another element, or a whole element removed."""
+    triples = list(triples)
+    kind = rng.choice(["remove", "restore", "number", "number", "graft", "element"])
+    numbers = [i for i, t in enumerate(triples) if _numeric(t)]
+    if kind == "restore" and removed:
+        return kind, triples + [removed.pop(rng.randrange(len(removed)))]
+    if kind == "number" and numbers:
+        i = rng.choice(numbers)
+        old = triples[i]
+        value = float(old.object.value) * rng.choice([0.25, 0.5, 0.9, 1.1, 2.0, 4.0])
+        lexical = str(int(value)) if old.object.datatype.value.endswith("integer") else repr(value)
+        triples[i] = ox.Triple(old.subject, old.predicate, ox.Literal(lexical, datatype=old.object.datatype))
+        return kind, triples
+    if kind == "graft":
+        a, b = rng.choice(triples), rng.choice(triples)
+        return kind, triples + [ox.Triple(a.subject, b.predicate, b.object)]
+    if kind == "element":
+        subject = rng.choice(triples).subject
+        removed += [t for t in triples if t.subject == subject]
+        return kind, [t for t in triples if t.subject != subject]
+    i = rng.randrange(len(triples))
+    removed.append(triples[i])
+    return "remove", triples[:i] + triples[i + 1:]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
+def test_random_edits_leave_what_a_full_recomputation_gives(scenario):
+    rng = random.Random(zlib.crc32(scenario.name.encode()))
+    description = load_file(scenario / "description.yaml")
+    reasoning = infer(description)
+    removed: list[ox.Triple] = []
+    for step in range(EDITS_PER_EXAMPLE):
+        kind, triples = _edit(rng, description.triples, removed)
+        description = replace(description, triples=triples)
+        result = update(reasoning, description)
+        expected = _state(infer(description))
+        actual = _state(reasoning)
+        names = ("inferred triples", "derivations", "asserted triples", "diagnoses", "explanations")
+        assert [n for n, a, b in zip(names, actual, expected) if a != b] == [], f"edit {step} ({kind})"
+        assert result.asserted_added + result.asserted_removed <= 2 * len(triples)
+
+
+def test_an_unchanged_description_re_runs_nothing():
+    description = load_file(SCENARIOS[0] / "description.yaml")
+    reasoning = infer(description)
+    before = _state(reasoning)
+    result = update(reasoning, replace(description, triples=list(reversed(description.triples))))
+    assert (result.rerun, result.inferred_added, result.inferred_removed) == ((), 0, 0)
+    assert _state(reasoning) == before
+
+
+def test_a_changed_measurement_re_runs_only_the_rules_that_read_it():
+    scenario = next(s for s in SCENARIOS if s.name == "measurement-only")
+    description = load_file(scenario / "description.yaml")
+    reasoning = infer(description)
+    result_predicate = "http://www.w3.org/ns/sosa/hasSimpleResult"
+    i = next(i for i, t in enumerate(description.triples) if t.predicate.value == result_predicate)
+    old = description.triples[i]
+    triples = list(description.triples)
+    triples[i] = ox.Triple(old.subject, old.predicate, ox.Literal(repr(float(old.object.value) * 3),
+                                                                  datatype=old.object.datatype))
+    result = update(reasoning, replace(description, triples=triples))
+    assert not result.full
+    assert 0 < len(result.rerun) < len(reasoning.rule_base.rules) / 2
+    assert (result.asserted_added, result.asserted_removed) == (1, 1)
+
+
+def test_an_edit_that_reaches_most_of_the_rule_base_is_a_full_inference_into_the_same_store():
+    description = load_file(next(s for s in SCENARIOS if s.name == "mixed-vendor-pools") / "description.yaml")
+    reasoning = infer(description)
+    store = reasoning.store
+    node = next(t.subject for t in description.triples if t.object.value == "https://w3id.org/sortai/ontology#Node")
+    edited = replace(description, triples=[t for t in description.triples if node not in (t.subject, t.object)])
+    result = update(reasoning, edited)
+    assert result.full and len(result.rerun) == len(reasoning.rule_base.rules)
+    assert reasoning.store is store and reasoning.description is edited
+    assert _state(reasoning) == _state(infer(edited))
+    assert result.inferred_removed > 0
+
+
+# --- a foreign rule file: recursion, then negation and an aggregate over what the recursion derived ---------------
+
+GRAPH_RULES = """@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
+ex:ItemShape a sh:NodeShape ; sh:targetClass ex:Item ;
+    sh:rule [ a sh:SPARQLRule ; sh:order 1 ;
+        sh:construct "CONSTRUCT { $this <http://example.org/reaches> ?n } WHERE { $this <http://example.org/next> ?n }" ] ,
+      [ a sh:SPARQLRule ; sh:order 2 ;
+        sh:construct "CONSTRUCT { $this <http://example.org/reaches> ?z } WHERE { $this <http://example.org/reaches> ?y . ?y <http://example.org/next> ?z }" ] ,
+      [ a sh:SPARQLRule ; sh:order 3 ;
+        sh:construct "CONSTRUCT { $this <http://example.org/isStranded> true } WHERE { FILTER NOT EXISTS { $this <http://example.org/reaches> <http://example.org/goal> } }" ] ,
+      [ a sh:SPARQLRule ; sh:order 4 ;
+        sh:construct "CONSTRUCT { $this <http://example.org/reachCount> ?n } WHERE { { SELECT $this (COUNT(?z) AS ?n) WHERE { $this <http://example.org/reaches> ?z } GROUP BY $this } }" ] .
+ex:GoalShape a sh:NodeShape ; sh:targetNode ex:goal ;
+    sh:rule [ a sh:SPARQLRule ;
+        sh:construct "CONSTRUCT { <http://example.org/goal> <http://example.org/stranded> ?n } WHERE { { SELECT (COUNT(?x) AS ?n) WHERE { ?x <http://example.org/isStranded> true } } }" ] .
+"""
+
+
+def test_recursion_negation_and_aggregates_stay_right_under_random_edits(tmp_path):
+    rng = random.Random(7)
+    nodes = [f"n{i}" for i in range(12)] + ["goal"]
+    edges = sorted({(a, b) for a, b in (rng.sample(nodes, 2) for _ in range(14))})
+    lines = [f"<{EX}{n}> <{RDF_TYPE}> <{EX}Item> ." for n in nodes] + [f"<{EX}{a}> <{EX}next> <{EX}{b}> ." for a, b in edges]
+    (tmp_path / "rules.ttl").write_text(GRAPH_RULES)
+    (tmp_path / "graph.nt").write_text("\n".join(lines) + "\n")
+    rules = load_rule_files([tmp_path / "rules.ttl"])
+    assert True in rules.recursive
+    description = load_graph(tmp_path / "graph.nt")
+    reasoning = infer(description, rules, background=False)
+    stranded_counts = set()
+    for step in range(60):
+        triples = list(description.triples)
+        edges_now = [t for t in triples if t.predicate.value == EX + "next"]
+        if edges_now and rng.random() < 0.5:
+            triples.remove(rng.choice(edges_now))
+        else:
+            a, b = rng.sample(nodes, 2)
+            triples.append(ox.Triple(ox.NamedNode(EX + a), ox.NamedNode(EX + "next"), ox.NamedNode(EX + b)))
+        description = replace(description, triples=triples)
+        update(reasoning, description)
+        full = infer(description, rules, background=False)
+        assert _state(reasoning, explain=False) == _state(full, explain=False), f"edit {step}"
+        stranded_counts |= {t.object.value for t in full.inferred_triples() if t.predicate.value == EX + "stranded"}
+    assert len(stranded_counts) > 3  # the edits moved the negation and the aggregate, not just the closure
+
+
+# --- derivations of one triple by several rules, at most MAX_ALTERNATIVES of them, in rule order ------------------
+
+COWRITERS = """
+@prefix ex: <http://example.org/> .
+rule:Tags a sh:NodeShape ; sh:targetClass ex:Item ; sh:rule rule:A01 , rule:B01 .
+rule:A01 a sh:SPARQLRule ; sai:ruleId "A01" ; rdfs:label "a" ; sai:encodesSection "§4" ; sh:prefixes rule:prefixes ;
+    sh:construct "PREFIX ex: <http://example.org/> CONSTRUCT { ex:hub ex:tagged true } WHERE { $this ex:a ?v }" .
+rule:B01 a sh:SPARQLRule ; sai:ruleId "B01" ; rdfs:label "b" ; sai:encodesSection "§4" ; sh:prefixes rule:prefixes ;
+    sh:construct "PREFIX ex: <http://example.org/> CONSTRUCT { ex:hub ex:tagged true } WHERE { $this ex:b ?v }" .
+"""
+
+
+def test_a_later_rule_whose_derivations_were_left_out_comes_back_when_room_is_made(tmp_path):
+    rules = _rule_base(tmp_path, COWRITERS)
+    items = [f"ex:i{i} a ex:Item ; ex:a {i} ." for i in range(MAX_ALTERNATIVES + 2)]
+    items += [f"ex:j{i} a ex:Item ; ex:b {i} ." for i in range(3)]
+    data = ("@prefix ex: <http://example.org/> .\n" + "\n".join(items)).encode()
+    description = load_bytes(data, "tags.ttl")
+    reasoning = infer(description, rules)
+    tagged = ox.Triple(ox.NamedNode(EX + "hub"), ox.NamedNode(EX + "tagged"), ox.Literal("true", datatype=ox.NamedNode(
+        "http://www.w3.org/2001/XMLSchema#boolean")))
+    assert [d.rule.rule_id for d in reasoning.derivations[tagged]] == ["A01"] * MAX_ALTERNATIVES
+    # Only A01 reads ex:a; B01 must still re-run, since its derivations now fit.
+    fewer = replace(description, triples=[t for t in description.triples
+                                          if not (t.predicate.value == EX + "a" and int(t.object.value) >= 2)])
+    update(reasoning, fewer)
+    assert [d.rule.rule_id for d in reasoning.derivations[tagged]] == ["A01"] * 2 + ["B01"] * 3
+    assert _state(reasoning, explain=False) == _state(infer(fewer, rules), explain=False)
+    update(reasoning, description)
+    assert [d.rule.rule_id for d in reasoning.derivations[tagged]] == ["A01"] * MAX_ALTERNATIVES
+
+
+def test_a_derived_fact_once_asserted_is_derived_no_more_and_again_once_retracted(tmp_path):
+    rules = _rule_base(tmp_path, COWRITERS)
+    data = b"@prefix ex: <http://example.org/> . ex:i a ex:Item ; ex:a 1 ."
+    description = load_bytes(data, "tags.ttl")
+    reasoning = infer(description, rules)
+    tagged = next(iter(reasoning.derivations))
+    # Asserted, in the same edit as a new input of A01: A01 re-runs and must not derive it again.
+    another = ox.Triple(ox.NamedNode(EX + "i"), ox.NamedNode(EX + "a"), ox.Literal("2", datatype=ox.NamedNode(
+        "http://www.w3.org/2001/XMLSchema#integer")))
+    asserted = replace(description, triples=description.triples + [tagged, another])
+    result = update(reasoning, asserted)
+    assert tagged not in reasoning.derivations and result.asserted_added == 2 and "A01" in result.rerun
+    assert _state(reasoning, explain=False) == _state(infer(asserted, rules), explain=False)
+    update(reasoning, description)
+    assert [d.rule.rule_id for d in reasoning.derivations[tagged]] == ["A01"]
