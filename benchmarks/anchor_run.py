@@ -44,6 +44,14 @@ def measure(data: Path) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def anchor_fleet(nodes: int, directory: Path) -> Path:
+    """The anchor generator's fleet of `nodes` nodes, as N-Triples in `directory`."""
+    prefix = directory / f"fleet_{nodes}"
+    subprocess.run([sys.executable, str(ANCHOR / "gen_fleet.py"), "--nodes", str(nodes), "--out", str(prefix)],
+                   check=True, capture_output=True)
+    return prefix.with_suffix(".nt")
+
+
 def baseline(data: Path) -> dict:
     done = subprocess.run([sys.executable, str(ANCHOR / "python_baseline.py"), str(data)], capture_output=True,
                           text=True, check=True)
@@ -60,10 +68,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for nodes in args.nodes:
-            prefix = Path(tmp) / f"fleet_{nodes}"
-            subprocess.run([sys.executable, str(ANCHOR / "gen_fleet.py"), "--nodes", str(nodes), "--out", str(prefix)],
-                           check=True, capture_output=True)
-            data = prefix.with_suffix(".nt")
+            data = anchor_fleet(nodes, Path(tmp))
             ours, theirs = [], []
             for _ in range(args.runs):  # interleaved: both see the same machine load
                 ours.append(in_a_fresh_process("benchmarks.anchor_run", data))
