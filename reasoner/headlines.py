@@ -722,7 +722,7 @@ def _tightest_tpot(s: Sentence, f: Facts, pool: str) -> str | None:
     for q in f.store.quads_for_pattern(None, ox.NamedNode(SAI + "servedBy"), ox.NamedNode(pool), None):
         slo = f.iri(q.subject.value, SAI + "hasSLO")
         value = f.number(slo, SAI + "tpotTargetMs")
-        if value is not None and (best is None or value < best[1]):
+        if value is not None and (best is None or (value, slo) < (best[1], best[0])):  # ties: not store order
             best = (slo, value)
     return s.q(best[0], "tpotTargetMs", "TPOT target", "ms") if best else None
 

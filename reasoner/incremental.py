@@ -12,6 +12,10 @@ of it, and then costs about as much as a full inference (benchmarks/incremental_
 The inputs of a rule are what it reads (`Rule.reads`, the keys stratification orders by) and, for what it
 concludes, what is asserted: an asserted triple is never derived. Provenance has one more coupling: a triple's
 derivations are kept in rule order, at most MAX_ALTERNATIVES of them (see `_Changes.rerun`).
+
+A re-run rule sees what later rules derived before the edit. That is harmless for the reason stratification
+itself is sound: a later rule writes nothing an earlier one reads, and where reads are refined by subject
+class (the product's rule base, not a foreign file) that rests on the ontology's disjoint classes.
 """
 
 from __future__ import annotations
@@ -135,29 +139,40 @@ class _Changes:
         """Re-run the stratum in place of what it derived before; the later rules that must re-run as well.
 
         A triple's derivations stay in rule order: those of later rules are set aside while the stratum runs
-        and appended again after it, as far as MAX_ALTERNATIVES allows. Where the list was full and is now
+        and appended again after it, as far as MAX_ALTERNATIVES allows. That includes a triple only a later
+        rule concluded so far, which the stratum may now conclude first. Where the list was full and is now
         shorter, a later rule may have had derivations it left out; those rules re-run too.
         """
         reasoning = self.reasoning
         store, graph, derivations = reasoning.store, reasoning.inferred_graph, reasoning.derivations
         mine = {id(r) for r in stratum}
         last = max(self.position[id(r)] for r in stratum)
-        before: dict[ox.Triple, list] = {}
+        writes = {w for r in stratum for w in r.writes}
+        cowriters = [r for r in self.order[last + 1:] if any(matches(w, v) for w in writes for v in r.writes)]
+        # What the stratum concluded, and what a later rule concluded that the stratum may now conclude first.
+        candidates = set().union(*(self.concluded.get(r.rule_id, ()) for r in [*stratum, *cowriters]))
+        present: dict[ox.Triple, list] = {}  # triple -> its derivations before, for each candidate with some
+        mine_before: set[ox.Triple] = set()
         aside: dict[ox.Triple, list] = {}
-        for triple in set().union(*(self.concluded.get(r.rule_id, ()) for r in stratum)):
+        for triple in candidates:
             known = derivations.get(triple)
-            if not known or not any(id(d.rule) in mine for d in known):
-                continue  # no longer concluded by the stratum (the index only ever grows stale)
-            before[triple] = known
-            earlier = [d for d in known if self.position[id(d.rule)] < last and id(d.rule) not in mine]
+            if not known:
+                continue  # the index only ever grows stale
+            ours = any(id(d.rule) in mine for d in known)
             later = [d for d in known if self.position[id(d.rule)] > last]
+            if not ours and not later:
+                continue
+            present[triple] = known
+            if ours:
+                mine_before.add(triple)
+            earlier = [d for d in known if self.position[id(d.rule)] < last and id(d.rule) not in mine]
             if later:
                 aside[triple] = later
             if earlier:
                 derivations[triple] = earlier
             else:
                 del derivations[triple]
-                if recursive:  # the stratum reads what it writes: it must not see what it derived before
+                if recursive and ours:  # the stratum reads what it writes: not what it derived before
                     store.remove(ox.Quad(triple.subject, triple.predicate, triple.object, graph))
         log: list[ox.Quad] = []
         concluded: dict[str, set] = {r.rule_id: set() for r in stratum}
@@ -171,17 +186,17 @@ class _Changes:
             known = derivations.setdefault(triple, [])
             known += later[:MAX_ALTERNATIVES - len(known)]
         forced: set[str] = set()
-        for triple, known in before.items():
+        for triple, known in present.items():
             if len(known) == MAX_ALTERNATIVES and len(derivations.get(triple, ())) < MAX_ALTERNATIVES:
                 key = _key(triple)
-                forced |= {r.rule_id for r in self.order[last + 1:] if any(matches(key, w) for w in r.writes)}
+                forced |= {r.rule_id for r in cowriters if any(matches(key, w) for w in r.writes)}
         new = {q.triple for q in log}
-        for triple in before:
+        for triple in mine_before:
             if triple not in derivations:
                 store.remove(ox.Quad(triple.subject, triple.predicate, triple.object, graph))
-                self._record(triple, False, before[triple])
+                self._record(triple, False, present[triple])
         for quad in log:
-            if quad.triple not in before:
+            if quad.triple not in present:
                 self._record(quad.triple, True, derivations[quad.triple])
         if recursive:  # what was removed for the rounds and is still derived (by a later rule) goes back
             store.extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in aside if t not in new)

@@ -204,6 +204,25 @@ def test_a_later_rule_whose_derivations_were_left_out_comes_back_when_room_is_ma
     assert [d.rule.rule_id for d in reasoning.derivations[tagged]] == ["A01"] * MAX_ALTERNATIVES
 
 
+@pytest.mark.parametrize("later", [3, MAX_ALTERNATIVES + 1], ids=["room left", "list full"])
+def test_an_earlier_rule_that_now_concludes_what_only_a_later_rule_did_comes_first(tmp_path, later):
+    """Only A01's input changes; B01 neither re-runs nor is forced, and its derivations must move behind A01's."""
+    rules = _rule_base(tmp_path, COWRITERS)
+    items = [f"ex:j{i} a ex:Item ; ex:b {i} ." for i in range(later)]
+    description = load_bytes(("@prefix ex: <http://example.org/> .\n" + "\n".join(items)).encode(), "tags.ttl")
+    reasoning = infer(description, rules)
+    tagged = next(iter(reasoning.derivations))
+    a = ox.Triple(ox.NamedNode(EX + "j0"), ox.NamedNode(EX + "a"), ox.Literal("0", datatype=ox.NamedNode(
+        "http://www.w3.org/2001/XMLSchema#integer")))
+    edited = replace(description, triples=description.triples + [a])
+    result = update(reasoning, edited)
+    assert "B01" not in result.rerun
+    expected = ["A01"] + ["B01"] * min(later, MAX_ALTERNATIVES - 1)
+    assert [d.rule.rule_id for d in reasoning.derivations[tagged]] == expected
+    assert _state(reasoning, explain=False) == _state(infer(edited, rules), explain=False)
+    assert (result.inferred_added, result.inferred_removed) == (0, 0)
+
+
 def test_a_derived_fact_once_asserted_is_derived_no_more_and_again_once_retracted(tmp_path):
     rules = _rule_base(tmp_path, COWRITERS)
     data = b"@prefix ex: <http://example.org/> . ex:i a ex:Item ; ex:a 1 ."
