@@ -178,7 +178,7 @@ def asserted_key(triple: ox.Triple) -> tuple[str, str | None]:
 
 
 def _fixpoint(stratum: list[Rule], reasoning: Reasoning, lookahead: "_Lookahead",
-              concluded: dict[str, set] | None = None) -> list[ox.Quad]:
+              concluded: dict[str, set] | None = None, order: dict[int, int] | None = None) -> list[ox.Quad]:
     """Rounds of a recursive stratum until nothing is new, returning what it derived; after its first run, a rule
     joins only the triples derived since it last ran (semi_naive.py), unless its body must be re-run in full."""
     store = reasoning.store
@@ -194,7 +194,7 @@ def _fixpoint(stratum: list[Rule], reasoning: Reasoning, lookahead: "_Lookahead"
             start = len(log)
             mine = None if concluded is None else concluded[rule.rule_id]
             if variants is None:
-                changed |= _apply(rule, reasoning, log=log, concluded=mine)
+                changed |= _apply(rule, reasoning, log=log, concluded=mine, order=order)
             else:
                 with lookahead.paused():  # the worker's queries read the union of all graphs, DELTA too
                     store.extend(ox.Quad(q.subject, q.predicate, q.object, DELTA) for q in log[seen[rule.rule_id]:])
@@ -206,7 +206,7 @@ def _fixpoint(stratum: list[Rule], reasoning: Reasoning, lookahead: "_Lookahead"
                         store.remove_graph(DELTA)
                 # What one variant concludes, the others do not see; it is in the log for the rule's next run.
                 for rows in results:
-                    changed |= _apply(rule, reasoning, rows, log=log, concluded=mine)
+                    changed |= _apply(rule, reasoning, rows, log=log, concluded=mine, order=order)
             seen[rule.rule_id] = start
         if not changed:
             break
@@ -425,9 +425,13 @@ def _conclusion_terms(template: Iterable[Pattern], index: dict[str, int]) -> Cal
 
 
 def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list[ox.Quad] | None = None,
-           concluded: set[ox.Triple] | None = None) -> set[tuple[str, str]]:
+           concluded: set[ox.Triple] | None = None, order: dict[int, int] | None = None) -> set[tuple[str, str]]:
     """Run one rule (or take the rows evaluated ahead); conclusions first, premises only for the derivations kept.
-    `log` receives the new quads, `concluded` every triple the rule kept a derivation of (incremental.py)."""
+
+    `log` receives the new quads, `concluded` every triple the rule kept a derivation of. `order` (rule identity →
+    position) is for an incremental update (incremental.py), where a triple may already hold derivations of later
+    rules: the rule's own go in before them, as in a full run, and the list is cut back to MAX_ALTERNATIVES.
+    """
     started = time.perf_counter()
     stats = reasoning.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id))
     stats.runs += 1
@@ -478,11 +482,21 @@ def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list
                     derivations[triple] = [derivation]
                     new_quads.append(quad)
                     changed.add((predicate, typed if typed is not None else "*"))
-                elif len(known) < MAX_ALTERNATIVES and all(d.rows != application or d.rule is not rule
-                                                           for d in known):
-                    known.append(derivation)
+                elif order is None:
+                    if len(known) < MAX_ALTERNATIVES and all(d.rows != application or d.rule is not rule
+                                                             for d in known):
+                        known.append(derivation)
+                    else:
+                        continue
                 else:
-                    continue
+                    if any(d.rows == application and d.rule is rule for d in known):
+                        continue
+                    mine = order[id(rule)]
+                    at = sum(1 for d in known if order[id(d.rule)] <= mine)
+                    if at >= MAX_ALTERNATIVES:
+                        continue
+                    known.insert(at, derivation)
+                    del known[MAX_ALTERNATIVES:]
                 if concluded is not None:
                     concluded.add(triple)
     if new_quads:

@@ -138,68 +138,47 @@ class _Changes:
     def rerun(self, stratum: list[Rule], recursive: bool, lookahead: _Lookahead) -> set[str]:
         """Re-run the stratum in place of what it derived before; the later rules that must re-run as well.
 
-        A triple's derivations stay in rule order: those of later rules are set aside while the stratum runs
-        and appended again after it, as far as MAX_ALTERNATIVES allows. That includes a triple only a later
-        rule concluded so far, which the stratum may now conclude first. Where the list was full and is now
-        shorter, a later rule may have had derivations it left out; those rules re-run too.
+        A triple's derivations stay in rule order: the stratum's go in before those of later rules (`order` in
+        engine._apply), which may push the last of them past MAX_ALTERNATIVES, as in a full run. Where a list
+        was full and is now shorter, a later rule may have had derivations it left out; those rules re-run too.
         """
         reasoning = self.reasoning
         store, graph, derivations = reasoning.store, reasoning.inferred_graph, reasoning.derivations
         mine = {id(r) for r in stratum}
-        last = max(self.position[id(r)] for r in stratum)
-        writes = {w for r in stratum for w in r.writes}
-        cowriters = [r for r in self.order[last + 1:] if any(matches(w, v) for w in writes for v in r.writes)]
-        # What the stratum concluded, and what a later rule concluded that the stratum may now conclude first.
-        candidates = set().union(*(self.concluded.get(r.rule_id, ()) for r in [*stratum, *cowriters]))
-        present: dict[ox.Triple, list] = {}  # triple -> its derivations before, for each candidate with some
-        mine_before: set[ox.Triple] = set()
-        aside: dict[ox.Triple, list] = {}
-        for triple in candidates:
+        before: dict[ox.Triple, list] = {}
+        for triple in set().union(*(self.concluded.get(r.rule_id, ()) for r in stratum)):
             known = derivations.get(triple)
-            if not known:
-                continue  # the index only ever grows stale
-            ours = any(id(d.rule) in mine for d in known)
-            later = [d for d in known if self.position[id(d.rule)] > last]
-            if not ours and not later:
-                continue
-            present[triple] = known
-            if ours:
-                mine_before.add(triple)
-            earlier = [d for d in known if self.position[id(d.rule)] < last and id(d.rule) not in mine]
-            if later:
-                aside[triple] = later
-            if earlier:
-                derivations[triple] = earlier
+            if not known or not any(id(d.rule) in mine for d in known):
+                continue  # no longer concluded by the stratum (the index only ever grows stale)
+            before[triple] = known
+            kept = [d for d in known if id(d.rule) not in mine]
+            if kept:
+                derivations[triple] = kept
             else:
                 del derivations[triple]
-                if recursive and ours:  # the stratum reads what it writes: not what it derived before
+                if recursive:  # the stratum reads what it writes: it must not see what it derived before
                     store.remove(ox.Quad(triple.subject, triple.predicate, triple.object, graph))
         log: list[ox.Quad] = []
         concluded: dict[str, set] = {r.rule_id: set() for r in stratum}
         if recursive:
-            log = _fixpoint(stratum, reasoning, lookahead, concluded)
+            log = _fixpoint(stratum, reasoning, lookahead, concluded, self.position)
         else:
             rule = stratum[0]
-            _apply(rule, reasoning, lookahead.take(rule), log=log, concluded=concluded[rule.rule_id])
+            _apply(rule, reasoning, lookahead.take(rule), log=log, concluded=concluded[rule.rule_id],
+                   order=self.position)
         self.concluded.update(concluded)
-        for triple, later in aside.items():
-            known = derivations.setdefault(triple, [])
-            known += later[:MAX_ALTERNATIVES - len(known)]
+        last = max(self.position[id(r)] for r in stratum)
         forced: set[str] = set()
-        for triple, known in present.items():
+        for triple, known in before.items():
             if len(known) == MAX_ALTERNATIVES and len(derivations.get(triple, ())) < MAX_ALTERNATIVES:
                 key = _key(triple)
-                forced |= {r.rule_id for r in cowriters if any(matches(key, w) for w in r.writes)}
-        new = {q.triple for q in log}
-        for triple in mine_before:
+                forced |= {r.rule_id for r in self.order[last + 1:] if any(matches(key, w) for w in r.writes)}
             if triple not in derivations:
                 store.remove(ox.Quad(triple.subject, triple.predicate, triple.object, graph))
-                self._record(triple, False, present[triple])
+                self._record(triple, False, known)
         for quad in log:
-            if quad.triple not in present:
+            if quad.triple not in before:
                 self._record(quad.triple, True, derivations[quad.triple])
-        if recursive:  # what was removed for the rounds and is still derived (by a later rule) goes back
-            store.extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in aside if t not in new)
         return forced
 
     def _record(self, triple: ox.Triple, present: bool, derivations) -> None:
