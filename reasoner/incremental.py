@@ -207,7 +207,7 @@ def _concluded_by_rule(reasoning: Reasoning) -> dict[str, set[ox.Triple]]:
 
 
 def _reachable(rule_base: RuleBase, edited: set, unasserted: set) -> set[str]:
-    """The rules an edit can make re-run, as far as stratification tells (later co-writers forced to re-run aside):
+    """The rules an edit can make re-run, as far as stratification tells (besides later co-writers it forces):
     the second thread evaluates them ahead, as in a full run; the update re-runs those whose inputs did change."""
     readers: dict[str, set[str]] = {}
     for rule_id, writers in rule_base.reads_from.items():
