@@ -1,9 +1,10 @@
 """Forward chaining to a fixpoint over an Oxigraph store, stratum by stratum, keeping every derivation.
 
-Each rule is a `SELECT *` (see rules.py) whose rows instantiate conclusions and premises. Strata without
-recursion run once, in dependency order; a recursive stratum re-runs only the rules whose inputs received
-new triples in the previous round, each joining only those new triples where its body allows
-(semi_naive.py). Evaluation order and output order are fixed, and rows are
+Each rule is a `SELECT *` (see rules.py) whose rows instantiate conclusions and premises. Rows arrive as term
+ids, and conclusions and derivations are kept as integers (provenance.py); terms and triples are built only
+for what is new. Strata without recursion run once, in dependency order; a recursive stratum re-runs only
+the rules whose inputs received new triples in the previous round, each joining only those new triples where
+its body allows (semi_naive.py). Evaluation order and output order are fixed, and rows are
 taken in the order of their text, not the store's (which follows how it was filled): the same facts give
 the same derivations and explanations, however the description was written and whether the reasoning was
 computed at once or updated (incremental.py).
@@ -30,54 +31,12 @@ import rdflib
 from . import resources
 from .collector import without_cyclic_gc
 from .description import Description
+from .provenance import NAMED, UNBOUND, Provenance, Terms, to_ox, triple_key
 from .rules import Pattern, Rule, RuleBase, load_rule_base, matches
 from .semi_naive import DELTA, delta_variants
 
 MAX_ALTERNATIVES = 8
 MAX_MERGED_ROWS = 32
-
-
-@dataclass(eq=False, slots=True)
-class Derivation:
-    """One application of a rule: the rows of bindings it matched, from which its premises follow.
-
-    Premises are instantiated only when asked for (explanations, exports): on a large fleet most derivations
-    are never explained, and building their premise triples dominated reasoning time. Slots, not frozen: a
-    fleet of 1M triples keeps 2.5M of these, and a frozen dataclass with a __dict__ took 96 bytes more each
-    and four times as long to build. Nothing changes one after the engine made it.
-    """
-
-    rule: Rule
-    names: tuple[str, ...]
-    rows: tuple[tuple, ...]  # one row, or the rows an aggregating rule merged (at most MAX_MERGED_ROWS)
-    store: ox.Store = field(repr=False)
-    omitted_rows: int = 0  # rows an aggregate also merged, left out of the explanation to keep it readable
-
-    @property
-    def bindings(self) -> tuple[tuple[str, object], ...]:
-        return tuple((n, v) for n, v in zip(self.names, self.rows[0]) if v is not None)
-
-    @property
-    def premises(self) -> tuple[ox.Triple, ...]:
-        # Not cached: on a large fleet the cached tuples grew the long-lived heap until the collector's full
-        # passes paused explanations for up to a second; recomputing costs microseconds.
-        compiled = _compiled_premises(self.rule, self.names)
-        return tuple(dict.fromkeys(t for values in self.rows for t in _premises(compiled, values, self.store)))
-
-
-_PREMISE_PLANS: dict[tuple[str, tuple[str, ...]], list] = {}
-
-
-def _compiled_premises(rule: Rule, names: tuple[str, ...]) -> list:
-    """A rule's premise patterns compiled for one column order: explaining one diagnosis rebuilds the premises of
-    hundreds of derivations of a few rules, and compiling them each time was a quarter of the explanation."""
-    key = (rule.construct, names)  # the rule's text, not its identity: another rule base may reuse an id
-    plan = _PREMISE_PLANS.get(key)
-    if plan is None:
-        if len(_PREMISE_PLANS) > 4096:
-            _PREMISE_PLANS.clear()
-        plan = _PREMISE_PLANS[key] = _compile(rule.premise_patterns, {n: i for i, n in enumerate(names)})
-    return plan
 
 
 @dataclass
@@ -98,15 +57,18 @@ class Reasoning:
     rule_base: RuleBase
     asserted_graph: ox.NamedNode
     inferred_graph: ox.NamedNode
-    derivations: dict[ox.Triple, list[Derivation]] = field(default_factory=dict)
+    derivations: Provenance = field(init=False, repr=False)  # derived triple -> its derivations
     stats: dict[str, RuleStats] = field(default_factory=dict)
     rounds: int = 0
     # (predicate, class for rdf:type) pairs present in the asserted graphs: a conclusion of another kind
     # cannot already be asserted, so it needs no lookup.
     asserted_predicates: frozenset = frozenset()
-    terms: dict = field(default_factory=lambda: _term_index(), repr=False)  # TSV cell -> its one term (_rows)
-    concluded_by_rule: dict | None = field(default=None, repr=False)  # rule id -> triples (incremental.py)
+    cells: dict = field(default_factory=lambda: _cell_index(), repr=False)  # TSV cell -> its term's id (_rows)
+    concluded_by_rule: dict | None = field(default=None, repr=False)  # rule id -> triple keys (incremental.py)
     background: bool = True  # the ontology and the catalog are in the store (see `infer`)
+
+    def __post_init__(self):
+        self.derivations = Provenance(self.store)
 
     def inferred_triples(self) -> list[ox.Triple]:
         return sorted((q.triple for q in self.store.quads_for_pattern(None, None, None, self.inferred_graph)),
@@ -164,7 +126,7 @@ def _infer(description: Description, rule_base: RuleBase | None, store: ox.Store
                 reasoning.rounds += 1
                 _apply(stratum[0], reasoning, lookahead.take(stratum[0]))
             lookahead.completed(stratum)
-    reasoning.terms = _term_index()  # the rows keep their terms; the index was only needed while rows arrived
+    reasoning.cells = _cell_index()  # the rows keep their term ids; the cells' text was needed while rows arrived
     # The result lives as long as the caller explains from it; moving its millions of objects out of the
     # collector's generations keeps a later full collection from pausing an explanation for ~0.3 s.
     gc.freeze()
@@ -285,17 +247,16 @@ def _evaluate(store: ox.Store, select: str, **dataset) -> bytes:
     return store.query(select, **dataset).serialize(format=ox.QueryResultsFormat.TSV)
 
 
-def _term_index() -> dict:
-    return {"": None}  # an empty TSV cell is an unbound value
+def _cell_index() -> dict:
+    return {"": UNBOUND}  # an empty TSV cell is an unbound value
 
 
-def _rows(tsv: bytes, terms: dict) -> tuple[tuple[str, ...], list[tuple]]:
-    """Variable names and rows of a TSV result, each distinct cell parsed once into one shared term.
+def _rows(tsv: bytes, cells: dict, terms: Terms) -> tuple[tuple[str, ...], list[tuple[int, ...]]]:
+    """Variable names and rows of a TSV result, as term ids; each distinct cell is parsed once.
 
     Splitting is safe: SPARQL TSV writes a tab or line break inside a literal as an escape, and an unbound
     value as an empty cell. Parsing only the cells not seen before (one Oxigraph parse per result) is half
-    the cost of parsing every row, and sharing terms between rows shrank the provenance of the 100k fleet
-    by a third: its rows hold about 1.5M values but only 32k distinct ones.
+    the cost of parsing every row: the 100k fleet's rows hold about 1.5M values but only 32k distinct ones.
     """
     lines = tsv.decode("utf-8").split("\n")
     header, body = lines[0], lines[1:-1]  # every line, the last too, ends with a line break
@@ -303,14 +264,14 @@ def _rows(tsv: bytes, terms: dict) -> tuple[tuple[str, ...], list[tuple]]:
     if not header:
         return (), [()] * len(body)  # a body without variables: one empty row per solution
     names = tuple(v[1:] for v in header.split("\t"))
-    cells = [line.split("\t") for line in body]
-    new = [c for c in set(chain.from_iterable(cells)) if c not in terms]
+    split = [line.split("\t") for line in body]
+    new = [c for c in set(chain.from_iterable(split)) if c not in cells]
     if new:
         parsed = ox.parse_query_results(("?v\n" + "\n".join(new) + "\n").encode("utf-8"),
                                         format=ox.QueryResultsFormat.TSV)
-        terms.update(zip(new, (solution[0] for solution in parsed)))
-    term = terms.__getitem__
-    return names, [tuple(map(term, row)) for row in cells]
+        cells.update(zip(new, (terms.id(solution[0]) for solution in parsed)))
+    cell = cells.__getitem__
+    return names, [tuple(map(cell, row)) for row in split]
 
 
 def _touches(written: tuple[str, str], reads: Iterable[tuple[str, str]]) -> bool:
@@ -320,57 +281,7 @@ def _touches(written: tuple[str, str], reads: Iterable[tuple[str, str]]) -> bool
 # --- applying one rule ---------------------------------------------------------------------------------
 
 
-def _to_ox(term):
-    if isinstance(term, rdflib.URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, rdflib.Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise ValueError(f"unsupported constant in a rule pattern: {term!r}")
-
-
-def _compile(patterns: Iterable[Pattern], index: dict[str, int]):
-    """Each pattern as (instantiate(values) -> Triple | None, context); variables never bound are dropped."""
-    compiled = []
-    for p in patterns:
-        terms = []
-        for t in (p.s, p.p, p.o):
-            if isinstance(t, rdflib.Variable):
-                if str(t) not in index:
-                    break  # a variable the SELECT never binds: the pattern can never be instantiated
-                terms.append((True, index[str(t)]))
-            else:
-                terms.append((False, _to_ox(t)))
-        else:
-            compiled.append((_instantiator(*terms), p.context))
-    return compiled
-
-
-def _instantiator(subject, predicate, object_):
-    """A closure for one pattern: the hot loop of reasoning, so no per-call bookkeeping."""
-    (s_var, s), (p_var, p), (o_var, o) = subject, predicate, object_
-
-    def instantiate(values):
-        s_term = values[s] if s_var else s
-        p_term = values[p] if p_var else p
-        o_term = values[o] if o_var else o
-        if s_term is None or p_term is None or o_term is None:
-            return None
-        if (s_var and isinstance(s_term, ox.Literal)) or (p_var and not isinstance(p_term, ox.NamedNode)):
-            return None
-        return ox.Triple(s_term, p_term, o_term)
-
-    return instantiate
-
-
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-
-
-def _exists(store: ox.Store, triple: ox.Triple) -> bool:
-    return next(iter(store.quads_for_pattern(triple.subject, triple.predicate, triple.object, None)), None) is not None
 
 
 def _asserted(store: ox.Store, triple: ox.Triple, inferred: ox.NamedNode) -> bool:
@@ -380,57 +291,47 @@ def _asserted(store: ox.Store, triple: ox.Triple, inferred: ox.NamedNode) -> boo
                for q in store.quads_for_pattern(triple.subject, triple.predicate, triple.object, None))
 
 
-def _premises(compiled_premises, values, store) -> tuple[ox.Triple, ...]:
-    premises = []
-    for instantiate, context in compiled_premises:
-        triple = instantiate(values)
-        if triple is None or (context == "optional" and not _exists(store, triple)):
-            continue
-        premises.append(triple)
-    return tuple(dict.fromkeys(premises))
+def _conclusion_terms(template: Iterable[Pattern], index: dict[str, int], terms: Terms) -> Callable[[tuple], tuple]:
+    """A function from a row (term ids) to the ids of its conclusions, flat: (s1, p1, o1, s2, p2, o2, ...).
 
-
-def _conclusion_terms(template: Iterable[Pattern], index: dict[str, int]) -> Callable[[tuple], tuple]:
-    """A function from a row to the terms of its conclusions, flat: (s1, p1, o1, s2, p2, o2, ...).
-
-    Generated once per rule and column order, since it runs for every row. It builds no `ox.Triple`: with a
-    literal object one costs ~1.5 µs (pyoxigraph tries the other term kinds first), and many rows repeat a
-    conclusion, so triples are built once per distinct conclusion instead. A pattern is left out exactly when
-    `_instantiator` would return None for it; equal flat tuples are exactly equal tuples of triples.
+    Generated once per rule and column order, since it runs for every row. It builds no term and no triple:
+    many rows repeat a conclusion, so triples are built once per new conclusion instead. A pattern is left
+    out where an RDF triple cannot be made of it (unbound, a literal subject, a predicate that is not an IRI),
+    as `provenance._premise_plan` leaves out a premise.
     """
-    constants: dict[str, object] = {}
+    constants: dict[str, int] = {}
     lines = ["def conclude(v):", "    k = ()"]
     for p in template:
-        terms, checks = [], []
+        names, checks = [], []
         for position, t in zip("spo", (p.s, p.p, p.o)):
             if isinstance(t, rdflib.Variable):
                 if str(t) not in index:
                     break  # never bound by the SELECT: the pattern can never be instantiated
                 name = f"{position}{len(lines)}"
                 lines.append(f"    {name} = v[{index[str(t)]}]")
-                terms.append(name)
-                checks.append({"s": f"{name} is not None and not isinstance({name}, Literal)",
-                               "p": f"isinstance({name}, NamedNode)", "o": f"{name} is not None"}[position])
+                names.append(name)
+                checks.append({"s": f"K[{name}] & 1", "p": f"K[{name}] == {NAMED}", "o": name}[position])
             else:
                 name = f"c{len(constants)}"
-                constants[name] = _to_ox(t)
-                terms.append(name)
+                constants[name] = terms.id(to_ox(t))
+                names.append(name)
         else:
-            line = f"k += ({', '.join(terms)})"
+            line = f"k += ({', '.join(names)},)"
             lines.append(f"    if {' and '.join(checks)}: {line}" if checks else f"    {line}")
     lines.append("    return k")
-    namespace = {"Literal": ox.Literal, "NamedNode": ox.NamedNode, **constants}
+    namespace = {"K": terms.kinds, **constants}
     exec("\n".join(lines), namespace)  # noqa: S102 - the source is built above from variable indexes only
     return namespace["conclude"]
 
 
 def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list[ox.Quad] | None = None,
-           concluded: set[ox.Triple] | None = None, order: dict[int, int] | None = None) -> set[tuple[str, str]]:
-    """Run one rule (or take the rows evaluated ahead); conclusions first, premises only for the derivations kept.
+           concluded: set[int] | None = None, order: dict[int, int] | None = None) -> set[tuple[str, str]]:
+    """Run one rule (or take the rows evaluated ahead); conclusions first, rows kept only for the derivations kept.
 
-    `log` receives the new quads, `concluded` every triple the rule kept a derivation of. `order` (rule identity →
-    position) is for an incremental update (incremental.py), where a triple may already hold derivations of later
-    rules: the rule's own go in before them, as in a full run, and the list is cut back to MAX_ALTERNATIVES.
+    `log` receives the new quads, `concluded` the key of every triple the rule kept a derivation of. `order` (rule
+    identity → position) is for an incremental update (incremental.py), where a triple may already hold
+    derivations of later rules: the rule's own go in before them, as in a full run, and the list is cut back to
+    MAX_ALTERNATIVES.
     """
     started = time.perf_counter()
     stats = reasoning.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id))
@@ -441,9 +342,11 @@ def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list
         return set()  # a rule without $this whose shape has no focus node: pySHACL never runs it
     if tsv is None:
         tsv = _evaluate(store, rule.select, use_default_graph_as_union=True)
-    names, solutions = _rows(tsv, reasoning.terms)
-    conclude = _conclusion_terms(rule.template, {name: i for i, name in enumerate(names)})
-    rows: dict[tuple, list[tuple]] = {}  # flat conclusion terms -> the rows that conclude them
+    provenance = reasoning.derivations
+    terms = provenance.terms
+    names, solutions = _rows(tsv, reasoning.cells, terms)
+    conclude = _conclusion_terms(rule.template, {name: i for i, name in enumerate(names)}, terms)
+    rows: dict[tuple, list[tuple]] = {}  # flat conclusion ids -> the rows that conclude them
     count = 0
     for values in solutions:
         count += 1
@@ -456,49 +359,63 @@ def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list
                 group.append(values)
     stats.rows += count
     asserted_predicates = reasoning.asserted_predicates
-    derivations = reasoning.derivations
     graph = reasoning.inferred_graph
+    term = terms.terms
+    rdf_type = terms.id(ox.NamedNode(RDF_TYPE))
+    known_refs = provenance.by_key  # the hot loop reads and writes the compact form directly
+    same = provenance.same
+    application = None
+
+    def keep(merged: tuple[tuple[int, ...], ...], omitted: int) -> int:
+        """The rows of a derivation that is kept (most rows conclude nothing new): its ref."""
+        nonlocal application
+        if application is None:
+            application = provenance.application(rule, names)
+        return provenance.record(application, merged, omitted)
+
     new_quads: list[ox.Quad] = []
     changed: set[tuple[str, str]] = set()
     for key, group in rows.items():
-        conclusions = []
-        for i in range(0, len(key), 3):
-            # The quad, not the triple, is built from the terms: its `.triple` comes cheaply out of Rust.
-            quad = ox.Quad(key[i], key[i + 1], key[i + 2], graph)
-            conclusions.append((quad.triple, quad, key[i + 1], key[i + 2]))
+        conclusions = [(triple_key(key[i], key[i + 1], key[i + 2]), key[i], key[i + 1], key[i + 2])
+                       for i in range(0, len(key), 3)]
         if rule.aggregates:
-            applications = [(tuple(group[:MAX_MERGED_ROWS]), max(0, len(group) - MAX_MERGED_ROWS))]
+            merges = [(tuple(group[:MAX_MERGED_ROWS]), max(0, len(group) - MAX_MERGED_ROWS))]
         else:
-            applications = [((values,), 0) for values in group[:MAX_ALTERNATIVES]]
-        for application, omitted in applications:
-            derivation = Derivation(rule, names, application, store, omitted)
-            for triple, quad, p, o in conclusions:
-                known = derivations.get(triple)
-                if known is None:
-                    predicate = p.value
-                    typed = o.value if predicate == RDF_TYPE else None
-                    if (predicate, typed) in asserted_predicates and _asserted(store, triple, graph):
+            merges = [((values,), 0) for values in group[:MAX_ALTERNATIVES]]
+        for merged, omitted in merges:
+            ref = None
+            for tk, s, p, o in conclusions:
+                found = known_refs.get(tk)
+                if found is None:
+                    predicate = term[p].value
+                    typed = term[o].value if p == rdf_type else None
+                    if (predicate, typed) in asserted_predicates and \
+                            _asserted(store, ox.Triple(term[s], term[p], term[o]), graph):
                         continue  # asserted already: nothing to derive, nothing to explain
-                    derivations[triple] = [derivation]
-                    new_quads.append(quad)
+                    if ref is None:
+                        ref = keep(merged, omitted)
+                    known_refs[tk] = ref
+                    new_quads.append(ox.Quad(term[s], term[p], term[o], graph))
                     changed.add((predicate, typed if typed is not None else "*"))
-                elif order is None:
-                    if len(known) < MAX_ALTERNATIVES and all(d.rows != application or d.rule is not rule
-                                                             for d in known):
-                        known.append(derivation)
-                    else:
-                        continue
                 else:
-                    if any(d.rows == application and d.rule is rule for d in known):
+                    known = [found] if isinstance(found, int) else found
+                    if any(same(r, rule, merged) for r in known):
                         continue
-                    mine = order[id(rule)]
-                    at = sum(1 for d in known if order[id(d.rule)] <= mine)
-                    if at >= MAX_ALTERNATIVES:
-                        continue
-                    known.insert(at, derivation)
-                    del known[MAX_ALTERNATIVES:]
+                    if order is None:
+                        if len(known) >= MAX_ALTERNATIVES:
+                            continue
+                        at = len(known)
+                    else:
+                        mine = order[id(rule)]
+                        at = sum(1 for r in known if order[id(provenance.rule_of(r))] <= mine)
+                        if at >= MAX_ALTERNATIVES:
+                            continue
+                    if ref is None:
+                        ref = keep(merged, omitted)
+                    known = known[:at] + [ref] + known[at:MAX_ALTERNATIVES - 1]
+                    known_refs[tk] = known
                 if concluded is not None:
-                    concluded.add(triple)
+                    concluded.add(tk)
     if new_quads:
         store.extend(new_quads)
         if log is not None:

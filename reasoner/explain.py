@@ -1,8 +1,8 @@
 """Why a diagnosis holds: a tree from the conclusion through each rule application down to asserted facts.
 
-Every derived triple keeps its derivations (engine.py); explaining is walking them. Leaves are asserted
-description facts (with file and line), catalog figures (with their datasheet source) or ontology facts
-(with the paper section). Numbers appear with the rule's formula and the values bound when it fired.
+Every derived triple keeps its derivations (engine.py; held as ids in provenance.py); explaining is
+walking them. Leaves are asserted description facts (with file and line), catalog figures (with their datasheet
+source) or ontology facts (with the paper section). Numbers appear with the rule's formula and the values bound when it fired.
 """
 
 from __future__ import annotations
@@ -66,7 +66,10 @@ class Explainer:
         # go, a 0.7 s pause in one explanation at 1M.
         self._name_of = lru_cache(maxsize=100_000)(self._name)
         self._origins: OrderedDict[str, tuple] = OrderedDict()
-        self._premises_of = lru_cache(maxsize=200_000)(_premises)  # subtrees recur across a fleet's diagnoses
+        # Subtrees recur across a fleet's diagnoses. Keyed by the derivation's integer ref (provenance.py), so
+        # the cache keeps no derivation objects alive; refs are numbered per provenance (`_premises_of`).
+        self._provenance = reasoning.derivations
+        self._premises_by_ref = lru_cache(maxsize=200_000)(reasoning.derivations.premises)
         self._frozen = 0
 
     # --- naming -----------------------------------------------------------------------------------------
@@ -196,6 +199,13 @@ class Explainer:
         return Node(statement, "derived", f"{self.sentence(triple, statement)}  ({len(children)} independent derivations)",
                     because=children)
 
+    def _premises_of(self, derivation) -> tuple[ox.Triple, ...]:
+        if derivation.provenance is not self._provenance:  # a full update (incremental.py) made a new one
+            self._provenance = derivation.provenance
+            self._premises_by_ref = lru_cache(maxsize=200_000)(derivation.provenance.premises)
+            self._frozen = 0
+        return self._premises_by_ref(derivation.ref)
+
     def _is_plain_typing(self, triple: ox.Triple) -> bool:
         """Asserted rdf:type facts only restate which list an element was declared in."""
         return triple.predicate == RDF_TYPE and triple not in self.reasoning.derivations
@@ -214,7 +224,7 @@ class Explainer:
             for triple in sorted((q.triple for q in quads), key=lambda t: str(t.object)):
                 facets.append(self.explain_triple(triple, seen))
         name = self.term(node)
-        cached = self._premises_of.cache_info().misses
+        cached = self._premises_by_ref.cache_info().misses
         if cached - self._frozen > 2_000:
             # The cached premises are terms, which the cyclic collector tracks: as the cache grew, each of its
             # full passes paused an explanation for 0.1-0.2 s at 100k. Like the reasoning itself (engine.py),
@@ -223,10 +233,6 @@ class Explainer:
             self._frozen = cached
         return Node({"subject": name, "property": "diagnosis", "value": name}, "derived",
                     f"diagnosis {name}", because=facets)
-
-
-def _premises(derivation) -> tuple:
-    return derivation.premises
 
 
 def render_text(node: Node, indent: str = "", verbose: bool = True, source: str | None = None) -> str:

@@ -29,7 +29,7 @@ import pyoxigraph as ox
 
 from .collector import without_cyclic_gc
 from .description import Description
-from .engine import (MAX_ALTERNATIVES, RDF_TYPE, Reasoning, _apply, _fixpoint, _infer, _Lookahead, _term_index,
+from .engine import (MAX_ALTERNATIVES, RDF_TYPE, Reasoning, _apply, _cell_index, _fixpoint, _infer, _Lookahead,
                      _touches, asserted_key)
 from .rules import ANY, Rule, RuleBase, matches
 
@@ -85,9 +85,12 @@ def _update(reasoning: Reasoning, description: Description) -> Update:
     reasoning.asserted_predicates |= {asserted_key(t) for t in added}
 
     changes = _Changes(reasoning)
+    provenance = reasoning.derivations
     for t in added:
-        if reasoning.derivations.pop(t, None) is not None:  # asserted now: derived no more, as in a full run
-            store.remove(ox.Quad(t.subject, t.predicate, t.object, inferred))
+        key = provenance.terms.key(t)
+        if key is not None and provenance.has(key):  # asserted now: derived no more, as in a full run
+            provenance.set_refs(key, [])
+            store.remove(_quad(t, inferred))
 
     forced: set[str] = set()
     rerun: list[str] = []
@@ -99,7 +102,7 @@ def _update(reasoning: Reasoning, description: Description) -> Update:
                 forced |= changes.rerun(stratum, recursive, lookahead)
                 rerun += [r.rule_id for r in stratum]
             lookahead.completed(stratum)
-    reasoning.terms = _term_index()
+    reasoning.cells = _cell_index()
     net = changes.net.values()
     return Update(len(added), len(removed), sum(present for present, _ in net),
                   sum(not present for present, _ in net), tuple(rerun), time.perf_counter() - started)
@@ -114,7 +117,7 @@ def _full(reasoning: Reasoning, description: Description, started: float, added:
     fresh = _infer(description, reasoning.rule_base, store, None, reasoning.background)
     for f in fields(Reasoning):
         setattr(reasoning, f.name, getattr(fresh, f.name))
-    return Update(added, removed, len(fresh.derivations.keys() - old.keys()), len(old.keys() - fresh.derivations.keys()),
+    return Update(added, removed, fresh.derivations.count_not_in(old), old.count_not_in(fresh.derivations),
                   tuple(r.rule_id for stratum in reasoning.rule_base.strata for r in stratum),
                   time.perf_counter() - started, full=True)
 
@@ -127,8 +130,8 @@ class _Changes:
         order = [rule for stratum in reasoning.rule_base.strata for rule in stratum]
         self.position = {id(rule): i for i, rule in enumerate(order)}
         self.order = order
-        # triple -> (True: derived now and not before, or False: the reverse; the keys it counts for)
-        self.net: dict[ox.Triple, tuple[bool, frozenset]] = {}
+        # triple key -> (True: derived now and not before, or False: the reverse; the keys it counts for)
+        self.net: dict[int, tuple[bool, frozenset]] = {}
         self.counts: Counter = Counter()
         self.concluded = _concluded_by_rule(reasoning)
 
@@ -143,21 +146,19 @@ class _Changes:
         was full and is now shorter, a later rule may have had derivations it left out; those rules re-run too.
         """
         reasoning = self.reasoning
-        store, graph, derivations = reasoning.store, reasoning.inferred_graph, reasoning.derivations
+        store, graph, provenance = reasoning.store, reasoning.inferred_graph, reasoning.derivations
+        terms, rule_of = provenance.terms, provenance.rule_of
         mine = {id(r) for r in stratum}
-        before: dict[ox.Triple, list] = {}
-        for triple in set().union(*(self.concluded.get(r.rule_id, ()) for r in stratum)):
-            known = derivations.get(triple)
-            if not known or not any(id(d.rule) in mine for d in known):
+        before: dict[int, list[int]] = {}  # triple key -> its derivations' refs before the re-run
+        for key in set().union(*(self.concluded.get(r.rule_id, ()) for r in stratum)):
+            known = provenance.refs(key)
+            if not any(id(rule_of(r)) in mine for r in known):
                 continue  # no longer concluded by the stratum (the index only ever grows stale)
-            before[triple] = known
-            kept = [d for d in known if id(d.rule) not in mine]
-            if kept:
-                derivations[triple] = kept
-            else:
-                del derivations[triple]
-                if recursive:  # the stratum reads what it writes: it must not see what it derived before
-                    store.remove(ox.Quad(triple.subject, triple.predicate, triple.object, graph))
+            before[key] = known
+            kept = [r for r in known if id(rule_of(r)) not in mine]
+            provenance.set_refs(key, kept)
+            if not kept and recursive:  # the stratum reads what it writes: it must not see what it derived before
+                store.remove(_quad(terms.triple(key), graph))
         log: list[ox.Quad] = []
         concluded: dict[str, set] = {r.rule_id: set() for r in stratum}
         if recursive:
@@ -169,40 +170,49 @@ class _Changes:
         self.concluded.update(concluded)
         last = max(self.position[id(r)] for r in stratum)
         forced: set[str] = set()
-        for triple, known in before.items():
-            if len(known) == MAX_ALTERNATIVES and len(derivations.get(triple, ())) < MAX_ALTERNATIVES:
-                key = _key(triple)
-                forced |= {r.rule_id for r in self.order[last + 1:] if any(matches(key, w) for w in r.writes)}
-            if triple not in derivations:
-                store.remove(ox.Quad(triple.subject, triple.predicate, triple.object, graph))
-                self._record(triple, False, known)
+        for key, known in before.items():
+            now = provenance.refs(key)
+            if len(known) == MAX_ALTERNATIVES and len(now) < MAX_ALTERNATIVES:
+                kind = _key(terms.triple(key))
+                forced |= {r.rule_id for r in self.order[last + 1:] if any(matches(kind, w) for w in r.writes)}
+            if not now:
+                store.remove(_quad(terms.triple(key), graph))
+                self._record(key, False, known)
         for quad in log:
-            if quad.triple not in before:
-                self._record(quad.triple, True, derivations[quad.triple])
+            key = terms.key(quad.triple)
+            if key not in before:
+                self._record(key, True, provenance.refs(key))
         return forced
 
-    def _record(self, triple: ox.Triple, present: bool, derivations) -> None:
+    def _record(self, key: int, present: bool, refs: list[int]) -> None:
         # Counted under its writers' keys, refined by subject class where their rules fix one: a changed severity
         # score of a diagnosis then does not look like a changed severity score of a condition.
-        key = _key(triple)
-        keys = frozenset(w for d in derivations for w in d.rule.writes if matches(key, w)) or frozenset({key})
-        previous = self.net.pop(triple, None)
+        provenance = self.reasoning.derivations
+        kind = _key(provenance.terms.triple(key))
+        keys = frozenset(w for r in refs for w in provenance.rule_of(r).writes if matches(kind, w)) \
+            or frozenset({kind})
+        previous = self.net.pop(key, None)
         if previous is not None:
             self.counts.subtract(previous[1])
             if previous[0] != present:
                 return  # back as it was before the update
-        self.net[triple] = (present, keys)
+        self.net[key] = (present, keys)
         self.counts.update(keys)
 
 
-def _concluded_by_rule(reasoning: Reasoning) -> dict[str, set[ox.Triple]]:
-    """Which triples each rule derived: built on the first update, kept up to date by later ones."""
+def _quad(triple: ox.Triple, graph: ox.NamedNode) -> ox.Quad:
+    return ox.Quad(triple.subject, triple.predicate, triple.object, graph)
+
+
+def _concluded_by_rule(reasoning: Reasoning) -> dict[str, set[int]]:
+    """The keys of the triples each rule derived: built on the first update, kept up to date by later ones."""
     index = reasoning.concluded_by_rule
     if index is None:
         index = reasoning.concluded_by_rule = {}
-        for triple, known in reasoning.derivations.items():
-            for d in known:
-                index.setdefault(d.rule.rule_id, set()).add(triple)
+        rule_of = reasoning.derivations.rule_of
+        for key, refs in reasoning.derivations.items_compact():
+            for r in refs:
+                index.setdefault(rule_of(r).rule_id, set()).add(key)
     return index
 
 

@@ -119,13 +119,26 @@ def test_an_edit_that_reaches_most_of_the_rule_base_is_a_full_inference_into_the
     description = load_file(next(s for s in SCENARIOS if s.name == "mixed-vendor-pools") / "description.yaml")
     reasoning = infer(description)
     store = reasoning.store
+    before = set(reasoning.inferred_triples())
+    explainer = Explainer(reasoning)  # made before the update, used after it
+    found_before = [d.iri for d in diagnoses(reasoning)]
+    for iri in found_before:
+        explainer.explain_diagnosis(iri)
     node = next(t.subject for t in description.triples if t.object.value == "https://w3id.org/sortai/ontology#Node")
     edited = replace(description, triples=[t for t in description.triples if node not in (t.subject, t.object)])
     result = update(reasoning, edited)
     assert result.full and len(result.rerun) == len(reasoning.rule_base.rules)
     assert reasoning.store is store and reasoning.description is edited
     assert _state(reasoning) == _state(infer(edited))
+    after = set(reasoning.inferred_triples())
+    assert (result.inferred_added, result.inferred_removed) == (len(after - before), len(before - after))
     assert result.inferred_removed > 0
+    # The full update numbers derivations anew: an explainer made before must not mix the two numberings.
+    still = [d.iri for d in diagnoses(reasoning) if d.iri in found_before]
+    assert still
+    fresh = Explainer(reasoning)
+    for iri in still:
+        assert explainer.explain_diagnosis(iri).to_json() == fresh.explain_diagnosis(iri).to_json()
 
 
 # --- a foreign rule file: recursion, then negation and an aggregate over what the recursion derived ---------------
