@@ -1,8 +1,9 @@
 """Why a diagnosis holds: a tree from the conclusion through each rule application down to asserted facts.
 
 Every derived triple keeps its derivations (engine.py; held as ids in provenance.py); explaining is
-walking them. Leaves are asserted description facts (with file and line), catalog figures (with their datasheet
-source) or ontology facts (with the paper section). Numbers appear with the rule's formula and the values bound when it fired.
+walking them. Leaves are asserted description facts (with file and line), catalog figures (with their
+datasheet source) or ontology facts (with the paper section). Numbers appear with the rule's formula and
+the values bound when it fired.
 """
 
 from __future__ import annotations
@@ -66,11 +67,7 @@ class Explainer:
         # go, a 0.7 s pause in one explanation at 1M.
         self._name_of = lru_cache(maxsize=100_000)(self._name)
         self._origins: OrderedDict[str, tuple] = OrderedDict()
-        # Subtrees recur across a fleet's diagnoses. Keyed by the derivation's integer ref (provenance.py), so
-        # the cache keeps no derivation objects alive; refs are numbered per provenance (`_premises_of`).
-        self._provenance = reasoning.derivations
-        self._premises_by_ref = lru_cache(maxsize=200_000)(reasoning.derivations.premises)
-        self._frozen = 0
+        self._cache_premises_of(reasoning.derivations)
 
     # --- naming -----------------------------------------------------------------------------------------
 
@@ -199,11 +196,16 @@ class Explainer:
         return Node(statement, "derived", f"{self.sentence(triple, statement)}  ({len(children)} independent derivations)",
                     because=children)
 
+    def _cache_premises_of(self, provenance) -> None:
+        """Subtrees recur across a fleet's diagnoses. Keyed by the derivation's integer ref (provenance.py), the
+        cache keeps no derivation objects alive; refs are numbered per provenance, so one cache per provenance."""
+        self._provenance = provenance
+        self._premises_by_ref = lru_cache(maxsize=200_000)(provenance.premises)
+        self._frozen = 0
+
     def _premises_of(self, derivation) -> tuple[ox.Triple, ...]:
         if derivation.provenance is not self._provenance:  # a full update (incremental.py) made a new one
-            self._provenance = derivation.provenance
-            self._premises_by_ref = lru_cache(maxsize=200_000)(derivation.provenance.premises)
-            self._frozen = 0
+            self._cache_premises_of(derivation.provenance)
         return self._premises_by_ref(derivation.ref)
 
     def _is_plain_typing(self, triple: ox.Triple) -> bool:
