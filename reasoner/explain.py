@@ -18,6 +18,7 @@ import pyoxigraph as ox
 from . import resources
 from .diagnoses import RDF_TYPE, label, source_of, statement_source
 from .engine import CATALOG_GRAPH, ONTOLOGY_GRAPH, Reasoning
+from .provenance import LITERAL, TERM_BITS, TERM_MASK
 from .vocabulary import vocabulary
 
 MAX_DEPTH = 40
@@ -66,7 +67,6 @@ class Explainer:
         # Bounded, evicting one entry at a time: clearing 200k cached premises at once freed 2M terms in one
         # go, a 0.7 s pause in one explanation at 1M.
         self._name_of = lru_cache(maxsize=100_000)(self._name)
-        self._origins: OrderedDict[str, tuple] = OrderedDict()
         self._cache_premises_of(reasoning.derivations)
 
     # --- naming -----------------------------------------------------------------------------------------
@@ -96,15 +96,14 @@ class Explainer:
 
     # --- where a fact comes from ------------------------------------------------------------------------
 
-    def origin(self, triple: ox.Triple) -> tuple[str, dict | None]:
+    def origin_of(self, key: int) -> tuple[str, dict | None]:
         # Kept as strings and tuples of strings, which the cyclic collector stops tracking: tens of thousands
         # of cached dicts or terms made each of its full passes pause an explanation for ~80 ms at 100k.
-        key = str(triple)
         found = self._origins.get(key)
         if found is None:
             if len(self._origins) >= 100_000:
                 self._origins.popitem(last=False)
-            kind, source = self._origin(triple)
+            kind, source = self._origin(self._provenance.terms.triple(key))
             found = self._origins[key] = (kind, tuple(source.items()) if source is not None else None)
         kind, source = found
         return kind, dict(source) if source is not None else None  # each node owns its source
@@ -152,65 +151,83 @@ class Explainer:
     # --- the tree ---------------------------------------------------------------------------------------
 
     def explain_triple(self, triple: ox.Triple, seen: set, depth: int = 0) -> Node:
-        statement = self.statement(triple)
-        if triple.predicate == RDF_TYPE and triple.object == DIAGNOSIS and triple.subject != self.root:
-            # Another diagnosis (a compounding partner): a reference, explained on its own.
-            name = self.term(triple.subject)
-            return Node(statement, "diagnosis", f"diagnosis {name}  (explained on its own)")
-        derivations = self.reasoning.derivations.get(triple)
-        if not derivations:
-            kind, source = self.origin(triple)
+        if self._provenance is not self.reasoning.derivations:  # a full update (incremental.py) made a new one
+            self._cache_premises_of(self.reasoning.derivations)
+        key = self._provenance.key(triple)
+        if key is None:  # a term no rule ever bound, so a fact no rule concluded
+            statement = self.statement(triple)
+            kind, source = self._origin(triple)
             return Node(statement, kind, self.sentence(triple, statement), source=source)
-        if triple in seen or depth > MAX_DEPTH:
-            return Node(statement, "repeated", self.sentence(triple, statement) + "  (explained above)")
-        seen.add(triple)
+        return self._explain(key, seen, depth)
+
+    def _explain(self, key: int, seen: set, depth: int) -> Node:
+        """The tree of one triple, walked by its integer key (provenance.py): premises, repeats and origins are
+        looked up by key, so no term is hashed on the way. `seen` holds keys and (rule, premise keys)."""
+        provenance = self._provenance
+        subject, predicate, value = self._statement_of(key)
+        statement = {"subject": subject, "property": predicate, "value": value}
+        sentence = f"{subject} · {predicate} = {value}"
+        if (key & TERM_MASK == self._diagnosis_id and key >> TERM_BITS & TERM_MASK == self._type_id
+                and provenance.terms.terms[key >> 2 * TERM_BITS] != self.root):
+            # Another diagnosis (a compounding partner): a reference, explained on its own.
+            return Node(statement, "diagnosis", f"diagnosis {subject}  (explained on its own)")
+        found = provenance.by_key.get(key)
+        if found is None:
+            kind, source = self.origin_of(key)
+            return Node(statement, kind, sentence, source=source)
+        if key in seen or depth > MAX_DEPTH:
+            return Node(statement, "repeated", sentence + "  (explained above)")
+        seen.add(key)
+        terms, kinds = provenance.terms.terms, provenance.terms.kinds
+        type_id, derived = self._type_id, provenance.by_key
         children = []
-        for derivation in derivations:
-            rule = derivation.rule
-            all_premises = self._premises_of(derivation)
-            application = (rule.rule_id, all_premises)
-            if application in seen:
+        for ref in (found,) if isinstance(found, int) else found:
+            application = provenance.application_of(ref)
+            rule = application.rule
+            described = {"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
+                         "formula": rule.formula, "file": f"rules/inference/{rule.file}"}
+            premises = self._premises_by_ref(ref)
+            if (rule.rule_id, premises) in seen:
                 children.append(Node(statement, "repeated", f"by {rule.rule_id} {rule.label} (same application as above)",
-                                     rule={"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
-                                           "formula": rule.formula, "file": f"rules/inference/{rule.file}"}))
+                                     rule=described))
                 continue
-            seen.add(application)
-            values = {name: value.value for name, value in derivation.bindings if isinstance(value, ox.Literal)}
-            premises = [p for p in all_premises if not self._is_plain_typing(p)]
-            because = [self.explain_triple(p, seen, depth + 1) for p in premises]
-            if derivation.omitted_rows:
+            seen.add((rule.rule_id, premises))
+            values = {name: terms[v].value for name, v in zip(application.names, provenance.first_row(ref))
+                      if kinds[v] == LITERAL}
+            # Asserted rdf:type facts only restate which list an element was declared in.
+            because = [self._explain(k, seen, depth + 1) for k in premises
+                       if k >> TERM_BITS & TERM_MASK != type_id or k in derived]
+            omitted = provenance.omitted.get(ref, 0)
+            if omitted:
                 because.append(Node({"subject": "…", "property": "…", "value": "…"}, "omitted",
-                                    f"… and {derivation.omitted_rows} more matches of the same patterns, aggregated "
-                                    "but not shown"))
-            children.append(Node(
-                statement, "derived", f"by {rule.rule_id} {rule.label}",
-                rule={"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
-                      "formula": rule.formula, "file": f"rules/inference/{rule.file}"},
-                values=values,
-                because=because,
-            ))
+                                    f"… and {omitted} more matches of the same patterns, aggregated but not shown"))
+            children.append(Node(statement, "derived", f"by {rule.rule_id} {rule.label}", rule=described,
+                                 values=values, because=because))
         if len(children) == 1:
             only = children[0]
-            only.text = f"{self.sentence(triple, statement)}  [{only.text}]"
+            only.text = f"{sentence}  [{only.text}]"
             return only
-        return Node(statement, "derived", f"{self.sentence(triple, statement)}  ({len(children)} independent derivations)",
-                    because=children)
+        return Node(statement, "derived", f"{sentence}  ({len(children)} independent derivations)", because=children)
 
     def _cache_premises_of(self, provenance) -> None:
-        """Subtrees recur across a fleet's diagnoses. Keyed by the derivation's integer ref (provenance.py), the
-        cache keeps no derivation objects alive; refs are numbered per provenance, so one cache per provenance."""
+        """Subtrees recur across a fleet's diagnoses. Keyed by integer keys and refs (provenance.py), the caches
+        keep no terms or derivation objects alive; keys are numbered per provenance, so one set per provenance."""
         self._provenance = provenance
-        self._premises_by_ref = lru_cache(maxsize=200_000)(provenance.premises)
+        self._premises_by_ref = lru_cache(maxsize=200_000)(lambda ref: tuple(provenance.premise_keys(ref)))
+        self._statements: OrderedDict[int, tuple[str, str, str]] = OrderedDict()
+        self._origins: OrderedDict[int, tuple] = OrderedDict()
+        self._type_id = provenance.terms.id(RDF_TYPE)
+        self._diagnosis_id = provenance.terms.id(DIAGNOSIS)
         self._frozen = 0
 
-    def _premises_of(self, derivation) -> tuple[ox.Triple, ...]:
-        if derivation.provenance is not self._provenance:  # a full update (incremental.py) made a new one
-            self._cache_premises_of(derivation.provenance)
-        return self._premises_by_ref(derivation.ref)
-
-    def _is_plain_typing(self, triple: ox.Triple) -> bool:
-        """Asserted rdf:type facts only restate which list an element was declared in."""
-        return triple.predicate == RDF_TYPE and triple not in self.reasoning.derivations
+    def _statement_of(self, key: int) -> tuple[str, str, str]:
+        found = self._statements.get(key)
+        if found is None:
+            if len(self._statements) >= 200_000:
+                self._statements.popitem(last=False)
+            s = self.statement(self._provenance.terms.triple(key))
+            found = self._statements[key] = (s["subject"], s["property"], s["value"])
+        return found
 
     def explain_diagnosis(self, iri: str) -> Node:
         node = ox.NamedNode(iri)
@@ -228,9 +245,9 @@ class Explainer:
         name = self.term(node)
         cached = self._premises_by_ref.cache_info().misses
         if cached - self._frozen > 2_000:
-            # The cached premises are terms, which the cyclic collector tracks: as the cache grew, each of its
-            # full passes paused an explanation for 0.1-0.2 s at 100k. Like the reasoning itself (engine.py),
-            # they live as long as the explainer, so they leave the collector's generations.
+            # What the caches keep lives as long as the explainer, as the reasoning itself does (engine.py), so it
+            # leaves the collector's generations: left in them, about 50k objects at 100k made the collector's
+            # full passes pause an explanation for up to 75 ms (16 ms frozen).
             gc.freeze()
             self._frozen = cached
         return Node({"subject": name, "property": "diagnosis", "value": name}, "derived",

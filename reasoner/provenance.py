@@ -24,8 +24,8 @@ from .rules import Pattern, Rule
 UNBOUND, NAMED, LITERAL, BLANK, QUOTED = 0, 1, 2, 3, 5
 _KIND = {ox.NamedNode: NAMED, ox.Literal: LITERAL, ox.BlankNode: BLANK, ox.Triple: QUOTED}
 
-_TERM_BITS = 32  # a triple's key is s << 64 | p << 32 | o
-_TERM_MASK = (1 << _TERM_BITS) - 1
+TERM_BITS = 32  # a triple's key is s << 64 | p << 32 | o
+TERM_MASK = (1 << TERM_BITS) - 1
 _COUNT_BITS = 6  # a derivation's ref is application << 40 | first row << 6 | (rows - 1)
 _ROW_BITS = 34
 _APPLICATION_SHIFT = _ROW_BITS + _COUNT_BITS
@@ -65,11 +65,11 @@ class Terms:
 
     def triple(self, key: int) -> ox.Triple:
         terms = self.terms
-        return ox.Triple(terms[key >> 2 * _TERM_BITS], terms[key >> _TERM_BITS & _TERM_MASK], terms[key & _TERM_MASK])
+        return ox.Triple(terms[key >> 2 * TERM_BITS], terms[key >> TERM_BITS & TERM_MASK], terms[key & TERM_MASK])
 
 
 def triple_key(s: int, p: int, o: int) -> int:
-    return s << 2 * _TERM_BITS | p << _TERM_BITS | o
+    return s << 2 * TERM_BITS | p << TERM_BITS | o
 
 
 class Application:
@@ -215,10 +215,15 @@ class Provenance:
             plan = self._plans[id(kept.rule), kept.names] = _premise_plan(
                 kept.rule.premise_patterns, {n: i for i, n in enumerate(kept.names)}, self.terms)
         found: dict[int, None] = {}
+        kinds = self.terms.kinds
         for row in rows if rows is not None else self.row_ids(ref):
-            for instantiate, optional in plan:
-                key = instantiate(row)
-                if key is None or key in found:
+            for s, s_bound, p, p_bound, o, o_bound, optional in plan:
+                s, p, o = row[s] if s_bound else s, row[p] if p_bound else p, row[o] if o_bound else o
+                # An instance no RDF triple can be: a literal subject, a predicate not an IRI, an unbound value.
+                if not (kinds[s] & 1 and kinds[p] == NAMED and o):
+                    continue
+                key = s << 2 * TERM_BITS | p << TERM_BITS | o
+                if key in found:
                     continue
                 if optional:
                     t = self.triple_of(key)
@@ -270,7 +275,7 @@ class Provenance:
         held = other.by_key
         missing = 0
         for key in self.by_key:
-            s, p, o = theirs[key >> 2 * _TERM_BITS], theirs[key >> _TERM_BITS & _TERM_MASK], theirs[key & _TERM_MASK]
+            s, p, o = theirs[key >> 2 * TERM_BITS], theirs[key >> TERM_BITS & TERM_MASK], theirs[key & TERM_MASK]
             if s < 0 or p < 0 or o < 0 or triple_key(s, p, o) not in held:
                 missing += 1
         return missing
@@ -343,8 +348,8 @@ def to_ox(term):
 
 
 def _premise_plan(patterns: Iterable[Pattern], index: dict[str, int], terms: Terms) -> list:
-    """Each premise pattern as (row ids -> triple key or None, optional?); patterns over a variable the SELECT
-    never binds are dropped, as are instances no RDF triple can be (a literal subject, a predicate not an IRI)."""
+    """Each premise pattern as (s, s from the row?, p, p from the row?, o, o from the row?, optional?): a column
+    of the row or a constant's term id. Patterns over a variable the SELECT never binds are dropped."""
     plan = []
     for p in patterns:
         parts = []
@@ -352,14 +357,9 @@ def _premise_plan(patterns: Iterable[Pattern], index: dict[str, int], terms: Ter
             if isinstance(t, rdflib.Variable):
                 if str(t) not in index:
                     break
-                parts.append(f"v[{index[str(t)]}]")
+                parts += [index[str(t)], True]
             else:
-                parts.append(str(terms.id(to_ox(t))))
+                parts += [terms.id(to_ox(t)), False]
         else:
-            s, p_, o = parts
-            source = (f"def instantiate(v):\n    s, p, o = {s}, {p_}, {o}\n"
-                      f"    if K[s] & 1 and K[p] == {NAMED} and o:\n        return s << {2 * _TERM_BITS} | p << {_TERM_BITS} | o\n")
-            namespace = {"K": terms.kinds}
-            exec(source, namespace)  # noqa: S102 - built above from variable indexes and term ids only
-            plan.append((namespace["instantiate"], p.context == "optional"))
+            plan.append((*parts, p.context == "optional"))
     return plan

@@ -114,3 +114,28 @@ def test_every_premise_holds_even_where_two_rules_share_their_text():
                 assert next(iter(reasoning.store.quads_for_pattern(p.subject, p.predicate, p.object, None)), None), \
                     (derivation.rule.rule_id, str(p))
     assert {"Q03", "Q04"} <= fired
+
+
+def test_an_explained_fact_cites_its_line_whether_or_not_its_terms_have_ids_yet():
+    """The explainer walks keys. A fact whose terms have no id yet (rule constants get theirs when a premise plan
+    is first made) has no key, and is looked up as a triple: both ways give the same leaf, citing its line."""
+    from sortai.reasoner.diagnoses import diagnoses
+    from sortai.reasoner.explain import Explainer
+
+    description = load_file(EXAMPLES / "disaggregated-h100-l4" / "description.yaml")
+    reasoning = infer(description)
+    explainer = Explainer(reasoning)
+    facts = [t for t in description.triples if t.predicate.value != RDF_TYPE]
+    before = [(reasoning.derivations.key(t), explainer.explain_triple(t, set()).to_json()) for t in facts]
+    found = diagnoses(reasoning)
+    assert found
+    for d in found:  # makes the premise plans, which give the rules' predicates their ids
+        explainer.explain_diagnosis(d.iri)
+    after = [(reasoning.derivations.key(t), explainer.explain_triple(t, set()).to_json()) for t in facts]
+    assert any(old is None and new is not None for (old, _), (new, _) in zip(before, after))
+    for triple, (_, old), (_, new) in zip(facts, before, after):
+        assert old == new, str(triple)
+        where = description.location_of(triple.subject.value, triple.predicate.value)
+        assert new["kind"] == "asserted" and "because" not in new, str(triple)
+        assert new["source"]["file"] == description.source
+        assert new["source"].get("line") == (where.line if where and where.line else None), str(triple)
