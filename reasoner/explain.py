@@ -25,7 +25,7 @@ MAX_DEPTH = 40
 DIAGNOSIS = ox.NamedNode(resources.SAI + "Diagnosis")
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """One statement of the explanation and why it holds."""
 
@@ -164,9 +164,8 @@ class Explainer:
         """The tree of one triple, walked by its integer key (provenance.py): premises, repeats and origins are
         looked up by key, so no term is hashed on the way. `seen` holds keys and (rule, premise keys)."""
         provenance = self._provenance
-        subject, predicate, value = self._statement_of(key)
+        subject, predicate, value, sentence = self._statement_of(key)
         statement = {"subject": subject, "property": predicate, "value": value}
-        sentence = f"{subject} · {predicate} = {value}"
         if (key & TERM_MASK == self._diagnosis_id and key >> TERM_BITS & TERM_MASK == self._type_id
                 and provenance.terms.terms[key >> 2 * TERM_BITS] != self.root):
             # Another diagnosis (a compounding partner): a reference, explained on its own.
@@ -178,55 +177,60 @@ class Explainer:
         if key in seen or depth > MAX_DEPTH:
             return Node(statement, "repeated", sentence + "  (explained above)")
         seen.add(key)
-        terms, kinds = provenance.terms.terms, provenance.terms.kinds
         type_id, derived = self._type_id, provenance.by_key
         children = []
         for ref in (found,) if isinstance(found, int) else found:
-            application = provenance.application_of(ref)
-            rule = application.rule
+            rule, premises, values, omitted = self._application_of(ref)
             described = {"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
-                         "formula": rule.formula, "file": f"rules/inference/{rule.file}"}
-            premises = self._premises_by_ref(ref)
+                         "formula": rule.formula, "file": "rules/inference/" + rule.file}
             if (rule.rule_id, premises) in seen:
                 children.append(Node(statement, "repeated", f"by {rule.rule_id} {rule.label} (same application as above)",
                                      rule=described))
                 continue
             seen.add((rule.rule_id, premises))
-            values = {name: terms[v].value for name, v in zip(application.names, provenance.first_row(ref))
-                      if kinds[v] == LITERAL}
             # Asserted rdf:type facts only restate which list an element was declared in.
             because = [self._explain(k, seen, depth + 1) for k in premises
                        if k >> TERM_BITS & TERM_MASK != type_id or k in derived]
-            omitted = provenance.omitted.get(ref, 0)
             if omitted:
                 because.append(Node({"subject": "…", "property": "…", "value": "…"}, "omitted",
                                     f"… and {omitted} more matches of the same patterns, aggregated but not shown"))
             children.append(Node(statement, "derived", f"by {rule.rule_id} {rule.label}", rule=described,
-                                 values=values, because=because))
+                                 values=dict(values), because=because))
         if len(children) == 1:
             only = children[0]
             only.text = f"{sentence}  [{only.text}]"
             return only
         return Node(statement, "derived", f"{sentence}  ({len(children)} independent derivations)", because=children)
 
+    def _application(self, ref: int) -> tuple:
+        """A derivation as the tree shows it: its rule, its premises' keys, the literal values bound, the rows left out."""
+        provenance = self._provenance
+        application = provenance.application_of(ref)
+        terms, kinds = provenance.terms.terms, provenance.terms.kinds
+        values = tuple((name, terms[v].value) for name, v in zip(application.names, provenance.first_row(ref))
+                       if kinds[v] == LITERAL)
+        return application.rule, tuple(provenance.premise_keys(ref)), values, provenance.omitted.get(ref, 0)
+
     def _cache_premises_of(self, provenance) -> None:
         """Subtrees recur across a fleet's diagnoses. Keyed by integer keys and refs (provenance.py), the caches
         keep no terms or derivation objects alive; keys are numbered per provenance, so one set per provenance."""
         self._provenance = provenance
-        self._premises_by_ref = lru_cache(maxsize=200_000)(lambda ref: tuple(provenance.premise_keys(ref)))
-        self._statements: OrderedDict[int, tuple[str, str, str]] = OrderedDict()
+        self._application_of = lru_cache(maxsize=200_000)(self._application)
+        self._statements: OrderedDict[int, tuple[str, str, str, str]] = OrderedDict()
         self._origins: OrderedDict[int, tuple] = OrderedDict()
         self._type_id = provenance.terms.id(RDF_TYPE)
         self._diagnosis_id = provenance.terms.id(DIAGNOSIS)
         self._frozen = 0
 
-    def _statement_of(self, key: int) -> tuple[str, str, str]:
+    def _statement_of(self, key: int) -> tuple[str, str, str, str]:
+        """Subject, property, value and the sentence of them."""
         found = self._statements.get(key)
         if found is None:
             if len(self._statements) >= 200_000:
                 self._statements.popitem(last=False)
-            s = self.statement(self._provenance.terms.triple(key))
-            found = self._statements[key] = (s["subject"], s["property"], s["value"])
+            triple = self._provenance.terms.triple(key)
+            s = self.statement(triple)
+            found = self._statements[key] = (s["subject"], s["property"], s["value"], self.sentence(triple, s))
         return found
 
     def explain_diagnosis(self, iri: str) -> Node:
@@ -243,7 +247,7 @@ class Explainer:
             for triple in sorted((q.triple for q in quads), key=lambda t: str(t.object)):
                 facets.append(self.explain_triple(triple, seen))
         name = self.term(node)
-        cached = self._premises_by_ref.cache_info().misses
+        cached = self._application_of.cache_info().misses
         if cached - self._frozen > 2_000:
             # What the caches keep lives as long as the explainer, as the reasoning itself does (engine.py), so it
             # leaves the collector's generations: left in them, about 50k objects at 100k made the collector's
