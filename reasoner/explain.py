@@ -59,15 +59,13 @@ class Node:
 class Explainer:
     def __init__(self, reasoning: Reasoning):
         self.reasoning = reasoning
-        self.description = reasoning.description
         self.vocab = vocabulary()
         self.root = None
-        # One explanation names the same elements and cites the same facts hundreds of times; the reasoning
-        # no longer changes, so each name and each origin is worked out once per explainer.
-        # Bounded, evicting one entry at a time: clearing 200k cached premises at once freed 2M terms in one
-        # go, a 0.7 s pause in one explanation at 1M.
-        self._name_of = lru_cache(maxsize=100_000)(self._name)
-        self._cache_premises_of(reasoning.derivations)
+        # One explanation names the same elements and cites the same facts hundreds of times: each name, origin
+        # and derivation is worked out once per explainer (`_start_caches`). Bounded, evicting one entry at a
+        # time: clearing 200k cached premises at once freed 2M terms in one go, a 0.7 s pause in one explanation
+        # at 1M.
+        self._start_caches()
 
     # --- naming -----------------------------------------------------------------------------------------
 
@@ -151,8 +149,8 @@ class Explainer:
     # --- the tree ---------------------------------------------------------------------------------------
 
     def explain_triple(self, triple: ox.Triple, seen: set, depth: int = 0) -> Node:
-        if self._provenance is not self.reasoning.derivations:  # a full update (incremental.py) made a new one
-            self._cache_premises_of(self.reasoning.derivations)
+        if self._provenance is not self.reasoning.derivations or self.description is not self.reasoning.description:
+            self._start_caches()  # an update (incremental.py): another description, and in full a new provenance
         key = self._provenance.key(triple)
         if key is None:  # a term no rule ever bound, so a fact no rule concluded
             statement = self.statement(triple)
@@ -211,10 +209,13 @@ class Explainer:
                        if kinds[v] == LITERAL)
         return application.rule, tuple(provenance.premise_keys(ref)), values, provenance.omitted.get(ref, 0)
 
-    def _cache_premises_of(self, provenance) -> None:
+    def _start_caches(self) -> None:
         """Subtrees recur across a fleet's diagnoses. Keyed by integer keys and refs (provenance.py), the caches
-        keep no terms or derivation objects alive; keys are numbered per provenance, so one set per provenance."""
-        self._provenance = provenance
+        keep no terms or derivation objects alive; keys are numbered per provenance, and names and lines come from
+        the description, so the caches start again when an update replaces either."""
+        self.description = self.reasoning.description
+        provenance = self._provenance = self.reasoning.derivations
+        self._name_of = lru_cache(maxsize=100_000)(self._name)
         self._application_of = lru_cache(maxsize=200_000)(self._application)
         self._statements: OrderedDict[int, tuple[str, str, str, str]] = OrderedDict()
         self._origins: OrderedDict[int, tuple] = OrderedDict()

@@ -18,7 +18,7 @@ from sortai.reasoner.explain import Explainer
 from sortai.reasoner.incremental import update
 from sortai.reasoner.rules import load_rule_files
 
-from .conftest import SCENARIOS
+from .conftest import EXAMPLES, SCENARIOS
 from .test_engine import _rule_base
 
 EX = "http://example.org/"
@@ -253,3 +253,24 @@ def test_a_derived_fact_once_asserted_is_derived_no_more_and_again_once_retracte
     assert _state(reasoning, explain=False) == _state(infer(asserted, rules), explain=False)
     update(reasoning, description)
     assert [d.rule.rule_id for d in reasoning.derivations[tagged]] == ["A01"]
+
+
+def test_an_explainer_made_before_an_update_cites_the_edited_description():
+    """A changed measurement re-runs a few rules, in place. The edited file also has two more lines at its top:
+    an explainer made before the update must cite the new lines, as one made after it does."""
+    path = EXAMPLES / "measurement-only" / "description.yaml"
+    text = path.read_text()
+    assert "    value: 3400\n" in text
+    reasoning = infer(load_bytes(text.encode(), str(path)))
+    explainer = Explainer(reasoning)
+    before = {d.iri: explainer.explain_diagnosis(d.iri).to_json() for d in diagnoses(reasoning)}
+    edited = load_bytes(("# re-measured\n#\n" + text.replace("    value: 3400\n", "    value: 3900\n")).encode(), str(path))
+    result = update(reasoning, edited)
+    assert not result.full and result.rerun
+    fresh = Explainer(reasoning)
+    after = {d.iri: fresh.explain_diagnosis(d.iri).to_json() for d in diagnoses(reasoning)}
+    assert after.keys() == before.keys() and after != before
+    assert {iri: explainer.explain_diagnosis(iri).to_json() for iri in after} == after
+    cited = {leaf.source.get("line") for iri in after for leaf in fresh.explain_diagnosis(iri).leaves()
+             if leaf.kind == "asserted" and leaf.statement["value"] == "3900"}
+    assert cited == {text.splitlines().index("    value: 3400") + 1 + 2}
