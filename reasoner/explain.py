@@ -162,8 +162,9 @@ class Explainer:
         """The tree of one triple, walked by its integer key (provenance.py): premises, repeats and origins are
         looked up by key, so no term is hashed on the way. `seen` holds keys and (rule, premise keys)."""
         provenance = self._provenance
-        subject, predicate, value, sentence = self._statement_of(key)
+        subject, predicate, value = self._statement_of(key)
         statement = {"subject": subject, "property": predicate, "value": value}
+        sentence = f"{subject} · {predicate} = {value}"
         if (key & TERM_MASK == self._diagnosis_id and key >> TERM_BITS & TERM_MASK == self._type_id
                 and provenance.terms.terms[key >> 2 * TERM_BITS] != self.root):
             # Another diagnosis (a compounding partner): a reference, explained on its own.
@@ -176,9 +177,11 @@ class Explainer:
             return Node(statement, "repeated", sentence + "  (explained above)")
         seen.add(key)
         type_id, derived = self._type_id, provenance.by_key
+        terms, kinds = provenance.terms.terms, provenance.terms.kinds
         children = []
         for ref in (found,) if isinstance(found, int) else found:
-            rule, premises, values, omitted = self._application_of(ref)
+            application, premises, omitted = self._application_of(ref)
+            rule = application.rule
             described = {"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
                          "formula": rule.formula, "file": "rules/inference/" + rule.file}
             if (rule.rule_id, premises) in seen:
@@ -192,8 +195,12 @@ class Explainer:
             if omitted:
                 because.append(Node({"subject": "…", "property": "…", "value": "…"}, "omitted",
                                     f"… and {omitted} more matches of the same patterns, aggregated but not shown"))
+            # Not cached with the premises: a value is a new string each time, and 200k cached derivations' values
+            # took about 150 MB at 1M.
+            values = {name: terms[v].value for name, v in zip(application.names, provenance.first_row(ref))
+                      if kinds[v] == LITERAL}
             children.append(Node(statement, "derived", f"by {rule.rule_id} {rule.label}", rule=described,
-                                 values=dict(values), because=because))
+                                 values=values, because=because))
         if len(children) == 1:
             only = children[0]
             only.text = f"{sentence}  [{only.text}]"
@@ -201,13 +208,9 @@ class Explainer:
         return Node(statement, "derived", f"{sentence}  ({len(children)} independent derivations)", because=children)
 
     def _application(self, ref: int) -> tuple:
-        """A derivation as the tree shows it: its rule, its premises' keys, the literal values bound, the rows left out."""
+        """A derivation as the tree shows it: its rule application, its premises' keys, the rows left out."""
         provenance = self._provenance
-        application = provenance.application_of(ref)
-        terms, kinds = provenance.terms.terms, provenance.terms.kinds
-        values = tuple((name, terms[v].value) for name, v in zip(application.names, provenance.first_row(ref))
-                       if kinds[v] == LITERAL)
-        return application.rule, tuple(provenance.premise_keys(ref)), values, provenance.omitted.get(ref, 0)
+        return provenance.application_of(ref), tuple(provenance.premise_keys(ref)), provenance.omitted.get(ref, 0)
 
     def _start_caches(self) -> None:
         """Subtrees recur across a fleet's diagnoses. Keyed by integer keys and refs (provenance.py), the caches
@@ -217,21 +220,19 @@ class Explainer:
         provenance = self._provenance = self.reasoning.derivations
         self._name_of = lru_cache(maxsize=100_000)(self._name)
         self._application_of = lru_cache(maxsize=200_000)(self._application)
-        self._statements: OrderedDict[int, tuple[str, str, str, str]] = OrderedDict()
+        self._statements: OrderedDict[int, tuple[str, str, str]] = OrderedDict()
         self._origins: OrderedDict[int, tuple] = OrderedDict()
         self._type_id = provenance.terms.id(RDF_TYPE)
         self._diagnosis_id = provenance.terms.id(DIAGNOSIS)
         self._frozen = 0
 
-    def _statement_of(self, key: int) -> tuple[str, str, str, str]:
-        """Subject, property, value and the sentence of them."""
+    def _statement_of(self, key: int) -> tuple[str, str, str]:
         found = self._statements.get(key)
         if found is None:
             if len(self._statements) >= 200_000:
                 self._statements.popitem(last=False)
-            triple = self._provenance.terms.triple(key)
-            s = self.statement(triple)
-            found = self._statements[key] = (s["subject"], s["property"], s["value"], self.sentence(triple, s))
+            s = self.statement(self._provenance.terms.triple(key))
+            found = self._statements[key] = (s["subject"], s["property"], s["value"])
         return found
 
     def explain_diagnosis(self, iri: str) -> Node:
