@@ -4,8 +4,8 @@
     python -m benchmarks.run --sizes 10000 100000 --runs 5
 
 Each run is a fresh process (so peak RSS is that run's own): rule base load, parse, validate, infer,
-explain-all (every diagnosis), plus the slowest, the median and the first single explanation. Results go to stdout as a
-table and to benchmarks/results/latest.json.
+explain-all (every diagnosis), plus the slowest, the median and the first single explanation, and the
+slowest after the first. Results go to stdout as a table and to benchmarks/results/latest.json.
 """
 
 from __future__ import annotations

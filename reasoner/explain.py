@@ -62,9 +62,9 @@ class Explainer:
         self.vocab = vocabulary()
         self.root = None
         # One explanation names the same elements and cites the same facts hundreds of times: each name, origin
-        # and derivation is worked out once per explainer (`_start_caches`). Bounded, evicting one entry at a
-        # time: clearing 200k cached premises at once freed 2M terms in one go, a 0.7 s pause in one explanation
-        # at 1M.
+        # and derivation is worked out once per explainer (`_start_caches`), and again after an update. Bounded,
+        # evicting one entry at a time, so that memory stays bounded on a large fleet and no explanation pays
+        # for freeing a whole cache (clearing one of terms at once paused an explanation at 1M for 0.7 s).
         self._start_caches()
 
     # --- naming -----------------------------------------------------------------------------------------
@@ -94,7 +94,7 @@ class Explainer:
 
     # --- where a fact comes from ------------------------------------------------------------------------
 
-    def origin_of(self, key: int) -> tuple[str, dict | None]:
+    def _origin_of(self, key: int) -> tuple[str, dict | None]:
         # Kept as strings and tuples of strings, which the cyclic collector stops tracking: tens of thousands
         # of cached dicts or terms made each of its full passes pause an explanation for ~80 ms at 100k.
         found = self._origins.get(key)
@@ -149,8 +149,7 @@ class Explainer:
     # --- the tree ---------------------------------------------------------------------------------------
 
     def explain_triple(self, triple: ox.Triple, seen: set, depth: int = 0) -> Node:
-        if self._provenance is not self.reasoning.derivations or self.description is not self.reasoning.description:
-            self._start_caches()  # an update (incremental.py): another description, and in full a new provenance
+        self._follow_updates()
         key = self._provenance.key(triple)
         if key is None:  # a term no rule ever bound, so a fact no rule concluded
             statement = self.statement(triple)
@@ -171,7 +170,7 @@ class Explainer:
             return Node(statement, "diagnosis", f"diagnosis {subject}  (explained on its own)")
         found = provenance.by_key.get(key)
         if found is None:
-            kind, source = self.origin_of(key)
+            kind, source = self._origin_of(key)
             return Node(statement, kind, sentence, source=source)
         if key in seen or depth > MAX_DEPTH:
             return Node(statement, "repeated", sentence + "  (explained above)")
@@ -180,7 +179,7 @@ class Explainer:
         terms, kinds = provenance.terms.terms, provenance.terms.kinds
         children = []
         for ref in (found,) if isinstance(found, int) else found:
-            application, premises, omitted = self._application_of(ref)
+            application, premises, omitted = self._derivation_of(ref)
             rule = application.rule
             described = {"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
                          "formula": rule.formula, "file": "rules/inference/" + rule.file}
@@ -207,10 +206,15 @@ class Explainer:
             return only
         return Node(statement, "derived", f"{sentence}  ({len(children)} independent derivations)", because=children)
 
-    def _application(self, ref: int) -> tuple:
+    def _derivation(self, ref: int) -> tuple:
         """A derivation as the tree shows it: its rule application, its premises' keys, the rows left out."""
         provenance = self._provenance
         return provenance.application_of(ref), tuple(provenance.premise_keys(ref)), provenance.omitted.get(ref, 0)
+
+    def _follow_updates(self) -> None:
+        """An update (incremental.py) replaces the description, and in full the provenance too."""
+        if self._provenance is not self.reasoning.derivations or self.description is not self.reasoning.description:
+            self._start_caches()
 
     def _start_caches(self) -> None:
         """Subtrees recur across a fleet's diagnoses. Keyed by integer keys and refs (provenance.py), the caches
@@ -219,9 +223,10 @@ class Explainer:
         self.description = self.reasoning.description
         provenance = self._provenance = self.reasoning.derivations
         self._name_of = lru_cache(maxsize=100_000)(self._name)
-        self._application_of = lru_cache(maxsize=200_000)(self._application)
+        self._derivation_of = lru_cache(maxsize=200_000)(self._derivation)
         self._statements: OrderedDict[int, tuple[str, str, str]] = OrderedDict()
         self._origins: OrderedDict[int, tuple] = OrderedDict()
+        # `id`, not a lookup: a premise plan made later could give a term its id, which the explainer would miss.
         self._type_id = provenance.terms.id(RDF_TYPE)
         self._diagnosis_id = provenance.terms.id(DIAGNOSIS)
         self._frozen = 0
@@ -236,6 +241,7 @@ class Explainer:
         return found
 
     def explain_diagnosis(self, iri: str) -> Node:
+        self._follow_updates()
         node = ox.NamedNode(iri)
         self.root = node
         seen: set = set()
@@ -249,13 +255,13 @@ class Explainer:
             for triple in sorted((q.triple for q in quads), key=lambda t: str(t.object)):
                 facets.append(self.explain_triple(triple, seen))
         name = self.term(node)
-        cached = self._application_of.cache_info().misses
-        if cached - self._frozen > 2_000:
+        misses = self._derivation_of.cache_info().misses
+        if misses - self._frozen > 2_000:
             # What the caches keep lives as long as the explainer, as the reasoning itself does (engine.py), so it
             # leaves the collector's generations: left in them, about 50k objects at 100k made the collector's
             # full passes pause an explanation for up to 75 ms (16 ms frozen).
             gc.freeze()
-            self._frozen = cached
+            self._frozen = misses
         return Node({"subject": name, "property": "diagnosis", "value": name}, "derived",
                     f"diagnosis {name}", because=facets)
 
