@@ -18,7 +18,7 @@ import pyoxigraph as ox
 from . import resources
 from .diagnoses import RDF_TYPE, label, source_of, statement_source
 from .engine import CATALOG_GRAPH, ONTOLOGY_GRAPH, Reasoning
-from .provenance import LITERAL, TERM_BITS, TERM_MASK
+from .provenance import TERM_BITS, TERM_MASK
 from .vocabulary import vocabulary
 
 MAX_DEPTH = 40
@@ -89,8 +89,7 @@ class Explainer:
         return {"subject": self.term(triple.subject), "property": key, "value": self.term(triple.object)}
 
     def sentence(self, triple: ox.Triple, statement: dict | None = None) -> str:
-        s = statement or self.statement(triple)
-        return f"{s['subject']} · {s['property']} = {s['value']}"
+        return _sentence(statement or self.statement(triple))
 
     # --- where a fact comes from ------------------------------------------------------------------------
 
@@ -163,7 +162,7 @@ class Explainer:
         provenance = self._provenance
         subject, predicate, value = self._statement_of(key)
         statement = {"subject": subject, "property": predicate, "value": value}
-        sentence = f"{subject} · {predicate} = {value}"
+        sentence = _sentence(statement)
         if (key & TERM_MASK == self._diagnosis_id and key >> TERM_BITS & TERM_MASK == self._type_id
                 and provenance.terms.terms[key >> 2 * TERM_BITS] != self.root):
             # Another diagnosis (a compounding partner): a reference, explained on its own.
@@ -176,11 +175,9 @@ class Explainer:
             return Node(statement, "repeated", sentence + "  (explained above)")
         seen.add(key)
         type_id, derived = self._type_id, provenance.by_key
-        terms, kinds = provenance.terms.terms, provenance.terms.kinds
         children = []
         for ref in (found,) if isinstance(found, int) else found:
-            application, premises, omitted = self._derivation_of(ref)
-            rule = application.rule
+            rule, premises, omitted = self._derivation_of(ref)
             described = {"id": rule.rule_id, "label": rule.label, "sections": list(rule.sections),
                          "formula": rule.formula, "file": "rules/inference/" + rule.file}
             if (rule.rule_id, premises) in seen:
@@ -196,8 +193,7 @@ class Explainer:
                                     f"… and {omitted} more matches of the same patterns, aggregated but not shown"))
             # Not cached with the premises: a value is a new string each time, and 200k cached derivations' values
             # took about 150 MB at 1M.
-            values = {name: terms[v].value for name, v in zip(application.names, provenance.first_row(ref))
-                      if kinds[v] == LITERAL}
+            values = {name: v.value for name, v in provenance.bindings(ref) if isinstance(v, ox.Literal)}
             children.append(Node(statement, "derived", f"by {rule.rule_id} {rule.label}", rule=described,
                                  values=values, because=because))
         if len(children) == 1:
@@ -207,9 +203,9 @@ class Explainer:
         return Node(statement, "derived", f"{sentence}  ({len(children)} independent derivations)", because=children)
 
     def _derivation(self, ref: int) -> tuple:
-        """A derivation as the tree shows it: its rule application, its premises' keys, the rows left out."""
+        """A derivation as the tree shows it: its rule, its premises' keys, the rows left out."""
         provenance = self._provenance
-        return provenance.application_of(ref), tuple(provenance.premise_keys(ref)), provenance.omitted.get(ref, 0)
+        return provenance.rule_of(ref), tuple(provenance.premise_keys(ref)), provenance.omitted.get(ref, 0)
 
     def _follow_updates(self) -> None:
         """An update (incremental.py) replaces the description, and in full the provenance too."""
@@ -264,6 +260,10 @@ class Explainer:
             self._frozen = misses
         return Node({"subject": name, "property": "diagnosis", "value": name}, "derived",
                     f"diagnosis {name}", because=facets)
+
+
+def _sentence(statement: dict) -> str:
+    return f"{statement['subject']} · {statement['property']} = {statement['value']}"
 
 
 def render_text(node: Node, indent: str = "", verbose: bool = True, source: str | None = None) -> str:

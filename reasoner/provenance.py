@@ -132,9 +132,7 @@ class Derivation:
 
     @property
     def bindings(self) -> tuple[tuple[str, object], ...]:
-        terms = self.provenance.terms.terms
-        first = self._row_ids[0] if self._row_ids is not None else self.provenance.first_row(self.ref)
-        return tuple((n, terms[v]) for n, v in zip(self.names, first) if v)
+        return self.provenance.bindings(self.ref)
 
     @property
     def premises(self) -> tuple[ox.Triple, ...]:
@@ -200,6 +198,11 @@ class Provenance:
         start = (ref >> _COUNT_BITS & ((1 << _ROW_BITS) - 1)) * width
         return tuple(kept.cells[start:start + width])
 
+    def bindings(self, ref: int) -> tuple[tuple[str, object], ...]:
+        """The variables its first row binds, with their terms."""
+        terms = self.terms.terms
+        return tuple((n, terms[v]) for n, v in zip(self.application_of(ref).names, self.first_row(ref)) if v)
+
     def same(self, ref: int, rule: Rule, rows: tuple[tuple[int, ...], ...]) -> bool:
         """Whether the derivation is the rule's, from these rows (a recursive rule can match a row again)."""
         return self.applications[ref >> _APPLICATION_SHIFT].rule is rule and self.row_ids(ref) == rows
@@ -224,7 +227,7 @@ class Provenance:
                 # An instance no RDF triple can be: a literal subject, a predicate not an IRI, an unbound value.
                 if not (kinds[s] & 1 and kinds[p] == NAMED and o):
                     continue
-                key = s << 2 * TERM_BITS | p << TERM_BITS | o
+                key = triple_key(s, p, o)
                 if key in found:
                     continue
                 if optional:
