@@ -64,7 +64,8 @@ class Reasoning:
     # cannot already be asserted, so it needs no lookup.
     asserted_predicates: frozenset = frozenset()
     cells: dict = field(default_factory=lambda: _cell_index(), repr=False)  # TSV cell -> its term's id (_rows)
-    concluded_by_rule: dict | None = field(default=None, repr=False)  # rule id -> triple keys (incremental.py)
+    # rule id -> the focus node's term id (None for a body without ?this) -> keys of the triples its rows concluded
+    concluded_by_rule: dict | None = field(default=None, repr=False)  # (incremental.py)
     background: bool = True  # the ontology and the catalog are in the store (see `infer`)
 
     def __post_init__(self):
@@ -140,7 +141,7 @@ def asserted_key(triple: ox.Triple) -> tuple[str, str | None]:
 
 
 def _fixpoint(stratum: list[Rule], reasoning: Reasoning, lookahead: "_Lookahead",
-              concluded: dict[str, set] | None = None, order: dict[int, int] | None = None) -> list[ox.Quad]:
+              concluded: dict[str, dict] | None = None, order: dict[int, int] | None = None) -> list[ox.Quad]:
     """Rounds of a recursive stratum until nothing is new, returning what it derived; after its first run, a rule
     joins only the triples derived since it last ran (semi_naive.py), unless its body must be re-run in full."""
     store = reasoning.store
@@ -324,32 +325,13 @@ def _conclusion_terms(template: Iterable[Pattern], index: dict[str, int], terms:
     return namespace["conclude"]
 
 
-def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list[ox.Quad] | None = None,
-           concluded: set[int] | None = None, order: dict[int, int] | None = None) -> set[tuple[str, str]]:
-    """Run one rule (or take the rows evaluated ahead); conclusions first, rows kept only for the derivations kept.
-
-    `log` receives the new quads, `concluded` the key of every triple the rule kept a derivation of. `order` (rule
-    identity → position) is for an incremental update (incremental.py), where a triple may already hold
-    derivations of later rules: the rule's own go in before them, as in a full run, and the list is cut back to
-    MAX_ALTERNATIVES.
-    """
-    started = time.perf_counter()
-    stats = reasoning.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id))
-    stats.runs += 1
-    store = reasoning.store
-    if rule.focus_ask is not None and not reasoning.query(rule.focus_ask):
-        stats.seconds += time.perf_counter() - started
-        return set()  # a rule without $this whose shape has no focus node: pySHACL never runs it
-    if tsv is None:
-        tsv = _evaluate(store, rule.select, use_default_graph_as_union=True)
-    provenance = reasoning.derivations
-    terms = provenance.terms
+def _conclusions(rule: Rule, reasoning: Reasoning, tsv: bytes) -> tuple[tuple[str, ...], dict[tuple, list[tuple]]]:
+    """The rule's variable names, and its rows (term ids) grouped by the flat ids of what they conclude."""
+    terms = reasoning.derivations.terms
     names, solutions = _rows(tsv, reasoning.cells, terms)
     conclude = _conclusion_terms(rule.template, {name: i for i, name in enumerate(names)}, terms)
     rows: dict[tuple, list[tuple]] = {}  # flat conclusion ids -> the rows that conclude them
-    count = 0
     for values in solutions:
-        count += 1
         key = conclude(values)
         if key:
             group = rows.get(key)
@@ -357,7 +339,36 @@ def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list
                 rows[key] = [values]
             else:
                 group.append(values)
-    stats.rows += count
+    reasoning.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id)).rows += len(solutions)
+    return names, rows
+
+
+def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list[ox.Quad] | None = None,
+           concluded: dict | None = None, order: dict[int, int] | None = None,
+           grouped: tuple[tuple[str, ...], dict] | None = None) -> set[tuple[str, str]]:
+    """Run one rule (or take the rows evaluated ahead, or already grouped by `_conclusions`); conclusions first,
+    rows kept only for the derivations kept.
+
+    `log` receives the new quads, `concluded` (focus node id -> keys) the key of every triple the rule kept a
+    derivation of. `order` (rule identity → position) is for an incremental update (incremental.py), where a
+    triple may already hold derivations of later rules: the rule's own go in before them, as in a full run, and
+    the list is cut back to MAX_ALTERNATIVES.
+    """
+    started = time.perf_counter()
+    stats = reasoning.stats.setdefault(rule.rule_id, RuleStats(rule.rule_id))
+    stats.runs += 1
+    store = reasoning.store
+    if grouped is None:
+        if rule.focus_ask is not None and not reasoning.query(rule.focus_ask):
+            stats.seconds += time.perf_counter() - started
+            return set()  # a rule without $this whose shape has no focus node: pySHACL never runs it
+        if tsv is None:
+            tsv = _evaluate(store, rule.select, use_default_graph_as_union=True)
+        grouped = _conclusions(rule, reasoning, tsv)
+    names, rows = grouped
+    provenance = reasoning.derivations
+    terms = provenance.terms
+    this_at = names.index("this") if "this" in names else None
     asserted_predicates = reasoning.asserted_predicates
     graph = reasoning.inferred_graph
     term = terms.terms
@@ -415,7 +426,8 @@ def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list
                     known = known[:at] + [ref] + known[at:MAX_ALTERNATIVES - 1]
                     known_refs[tk] = known
                 if concluded is not None:
-                    concluded.add(tk)
+                    for values in merged:
+                        concluded.setdefault(None if this_at is None else values[this_at], set()).add(tk)
     if new_quads:
         store.extend(new_quads)
         if log is not None:

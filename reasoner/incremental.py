@@ -1,13 +1,17 @@
 """Re-diagnosis after an edit: the inferred graph is updated in place, re-running only the rules whose inputs
 changed, and leaves the store and the provenance exactly as a full run over the edited description would.
 
-The unit of recomputation is the rule, not the tuple. A rule whose inputs changed is re-run in full against a
-store whose earlier strata are already up to date, and the result replaces what it derived before: that is
-what keeps negation (FILTER NOT EXISTS, MINUS), OPTIONAL and aggregates right, which delta rules at tuple
-level would each need a case of their own for. A rule whose inputs did not change keeps its derivations: its
-body reads the same triples and gives the same rows (in the order of their text, see engine._rows). A changed
-measurement re-runs about a fifth of the rule base; a remedy that changes which nodes serve a pool re-runs most
-of it, and then costs about as much as a full inference (benchmarks/incremental_run.py).
+The unit of recomputation is the rule and its focus nodes, not the tuple. A rule whose inputs changed is re-run
+against a store whose earlier strata are already up to date, and the result replaces what it derived before: that
+is what keeps negation (FILTER NOT EXISTS, MINUS), OPTIONAL and aggregates right, which delta rules at tuple level
+would each need a case of their own for. A rule whose inputs did not change keeps its derivations: its body reads
+the same triples and gives the same rows (in the order of their text, see engine._rows).
+
+A SHACL-AF rule's rows for a focus node depend only on what its body matches for that node, so a rule is re-run
+only for the focus nodes the edit reaches through its body (focus_paths.py), with the body restricted to them by
+VALUES: those rows replace the rows of the same focus nodes. Where that could not give what a full re-run gives
+(no chain from an edited pattern to ?this, a recursive stratum, too many focus nodes), the rule re-runs in full.
+At 100k triples a changed measurement re-runs 21 rules, each for 1 to 16 focus nodes (benchmarks/incremental_run.py).
 
 The inputs of a rule are what it reads (`Rule.reads`, the keys stratification orders by) and, for what it
 concludes, what is asserted: an asserted triple is never derived. Provenance has one more coupling: a triple's
@@ -26,18 +30,26 @@ from collections import Counter
 from dataclasses import dataclass, fields
 
 import pyoxigraph as ox
+import rdflib
 
 from .collector import without_cyclic_gc
 from .description import Description
-from .engine import (MAX_ALTERNATIVES, RDF_TYPE, Reasoning, _apply, _cell_index, _fixpoint, _infer, _Lookahead,
-                     _touches, asserted_key)
+from .engine import (MAX_ALTERNATIVES, RDF_TYPE, Reasoning, _apply, _cell_index, _conclusion_terms, _conclusions,
+                     _evaluate, _fixpoint, _infer, _Lookahead, _touches, asserted_key)
+from .focus_paths import reached
+from .provenance import to_ox, triple_key
 from .rules import ANY, Rule, RuleBase, matches
 
 
-# Above this share of the rule base reachable from an edit (by stratification), a full inference is cheaper
-# than re-running rule by rule: a changed measurement reaches 30 of the 107 rules, a remedy that changes which
-# nodes serve a pool 81 (benchmarks/incremental_run.py).
+# Above this share of the rule base reachable from an edit (by stratification) and re-run in full wherever reached
+# (recursive, or without focus paths), a full inference is cheaper than re-running rule by rule.
 FULL_INFERENCE_ABOVE = 0.5
+# A rule the edit reaches at more focus nodes than this, or than this share of its target class, re-runs in full:
+# a focused re-run checks each triple its rows conclude against the derivations kept, a full one does not (at 100k,
+# S06 for all its 416 measurements: 0.66 s focused, 0.29 s in full).
+MAX_FOCUS = 2000
+MAX_FOCUS_SHARE = 0.25
+MAX_WIDENINGS = 3  # focus nodes added because their rows conclude the same triples (`rerun_focused`)
 
 
 @dataclass
@@ -49,6 +61,7 @@ class Update:
     rerun: tuple[str, ...]  # the rules re-run, in order
     seconds: float
     full: bool = False  # the edit reached most of the rule base: a full inference was cheaper
+    focused: tuple[str, ...] = ()  # those of `rerun` re-run only for the focus nodes the edit reaches
 
 
 def update(reasoning: Reasoning, description: Description) -> Update:
@@ -76,7 +89,10 @@ def _update(reasoning: Reasoning, description: Description) -> Update:
     edited = {_key(t) for t in added | removed}  # what a body may now read differently
     unasserted = {_key(t) for t in removed}  # what a rule may now derive, no longer being asserted
     reachable = _reachable(rule_base, edited, unasserted)
-    if len(reachable) > FULL_INFERENCE_ABOVE * len(rule_base.rules) or description.base != reasoning.description.base:
+    in_full = {r.rule_id for stratum, recursive in zip(rule_base.strata, rule_base.recursive) for r in stratum
+               if recursive or r.focus_paths is None}
+    if len(reachable & in_full) > FULL_INFERENCE_ABOVE * len(rule_base.rules) \
+            or description.base != reasoning.description.base:
         return _full(reasoning, description, started, len(added), len(removed))
     for t in removed:
         store.remove(ox.Quad(t.subject, t.predicate, t.object, asserted))
@@ -84,7 +100,7 @@ def _update(reasoning: Reasoning, description: Description) -> Update:
     reasoning.description = description
     reasoning.asserted_predicates |= {asserted_key(t) for t in added}
 
-    changes = _Changes(reasoning)
+    changes = _Changes(reasoning, added, removed)
     provenance = reasoning.derivations
     for t in added:
         key = provenance.terms.key(t)
@@ -92,20 +108,36 @@ def _update(reasoning: Reasoning, description: Description) -> Update:
             provenance.set_refs(key, [])
             store.remove(_quad(t, inferred))
 
-    forced: set[str] = set()
+    no_longer_asserted = _by_predicate(removed)
+    forced: dict[str, set[int]] = {}  # rule id -> keys of triples it may have derivations of that had no room
     rerun: list[str] = []
-    with _Lookahead(reasoning, reachable) as lookahead:
+    focused: list[str] = []
+    by_id = rule_base.by_id()
+    # The second thread evaluates ahead only what re-runs in full anyway; a focused re-run is a small query.
+    ahead = {r for r in reachable if by_id[r].focus_paths is None}
+    with _Lookahead(reasoning, ahead) as lookahead:
         for stratum, recursive in zip(rule_base.strata, rule_base.recursive):
             read_changed = edited | changes.keys()
             if any(rule.rule_id in forced or any(_touches(k, rule.reads) for k in read_changed)
                    or any(_touches(k, rule.writes) for k in unasserted) for rule in stratum):
-                forced |= changes.rerun(stratum, recursive, lookahead)
-                rerun += [r.rule_id for r in stratum]
+                rule = stratum[0]
+                focus = None if recursive else changes.focus_of(rule, no_longer_asserted, forced.get(rule.rule_id))
+                later = None if focus is None else changes.rerun_focused(rule, focus)
+                if later is not None:
+                    if focus:
+                        rerun.append(rule.rule_id)
+                        focused.append(rule.rule_id)
+                else:
+                    later = changes.rerun(stratum, recursive, lookahead)
+                    rerun += [r.rule_id for r in stratum]
+                for rule_id, keys in later.items():
+                    forced.setdefault(rule_id, set()).update(keys)
             lookahead.completed(stratum)
     reasoning.cells = _cell_index()
     net = changes.net.values()
     return Update(len(added), len(removed), sum(present for present, _ in net),
-                  sum(not present for present, _ in net), tuple(rerun), time.perf_counter() - started)
+                  sum(not present for present, _ in net), tuple(rerun), time.perf_counter() - started,
+                  focused=tuple(focused))
 
 
 def _full(reasoning: Reasoning, description: Description, started: float, added: int, removed: int) -> Update:
@@ -125,7 +157,7 @@ def _full(reasoning: Reasoning, description: Description, started: float, added:
 class _Changes:
     """What the update did to the inferred graph so far (net), and which rule concluded which triple."""
 
-    def __init__(self, reasoning: Reasoning):
+    def __init__(self, reasoning: Reasoning, added: set[ox.Triple], removed: set[ox.Triple]):
         self.reasoning = reasoning
         order = [rule for stratum in reasoning.rule_base.strata for rule in stratum]
         self.position = {id(rule): i for i, rule in enumerate(order)}
@@ -133,13 +165,176 @@ class _Changes:
         # triple key -> (True: derived now and not before, or False: the reverse; the keys it counts for)
         self.net: dict[int, tuple[bool, frozenset]] = {}
         self.counts: Counter = Counter()
-        self.concluded = _concluded_by_rule(reasoning)
+        if reasoning.concluded_by_rule is None:
+            reasoning.concluded_by_rule = {}
+        self.concluded = reasoning.concluded_by_rule  # rule id -> focus node id -> keys (`_concluded`)
+        # What a body may now match differently (asserted or derived, either way), by predicate; and what is gone,
+        # for following chains through the data as it was (`focus_of`).
+        self.edited: dict[str, list[ox.Triple]] = {}
+        self.gone_forward: dict[tuple, list] = {}
+        self.gone_backward: dict[tuple, list] = {}
+        self.predicates: dict[str, ox.NamedNode] = {}
+        self.constants: dict = {}
+        self.instances: dict[str, int] = {}  # target class -> its instances, when the update first asked
+        for t in added:
+            self._edited(t, True)
+        for t in removed:
+            self._edited(t, False)
 
     def keys(self) -> set[tuple[str, str]]:
         return {k for k, n in self.counts.items() if n}
 
-    def rerun(self, stratum: list[Rule], recursive: bool, lookahead: _Lookahead) -> set[str]:
-        """Re-run the stratum in place of what it derived before; the later rules that must re-run as well.
+    def focus_of(self, rule: Rule, no_longer_asserted: dict[str, list[ox.Triple]],
+                 room: set[int] | None = None) -> set | None:
+        """The focus nodes whose rows of the rule the edit so far can change (focus_paths.py), and those whose
+        rows conclude a triple (key in `room`) that may now have room for derivations left out; None for all."""
+        paths = rule.focus_paths
+        if paths is None:
+            return None
+        found = reached(paths.body, self.edited, self._step, self._constant, MAX_FOCUS)
+        if found is None:
+            return None
+        more = reached(paths.template, no_longer_asserted, self._step, self._constant, MAX_FOCUS)
+        if more is None:
+            return None
+        found |= more
+        if room:
+            terms = self.reasoning.derivations.terms
+            concluding = self._concluding(rule, [terms.triple(k) for k in room])
+            if concluding is None:
+                return None
+            found |= {terms.terms[i] for i in concluding}
+        if len(found) > min(MAX_FOCUS, MAX_FOCUS_SHARE * self._instances(rule.target_class)):
+            return None
+        return found if all(isinstance(f, ox.NamedNode) for f in found) else None  # VALUES holds no blank node
+
+    def _instances(self, target_class: str) -> int:
+        found = self.instances.get(target_class)
+        if found is None:
+            found = self.instances[target_class] = sum(1 for _ in self.reasoning.store.quads_for_pattern(
+                None, ox.NamedNode(RDF_TYPE), ox.NamedNode(target_class)))
+        return found
+
+    def rerun_focused(self, rule: Rule, focus: set[ox.NamedNode]) -> dict[str, set[int]] | None:
+        """Re-run a rule (of a stratum of its own, not recursive) for these focus nodes only, in place of what their
+        rows derived before; the later rules that must re-run as well. None, having changed nothing, where that
+        would not give what a full re-run gives: a triple it concludes has derivations from rows of other focus
+        nodes (their order among the rule's own is the order of all its rows), or rows the list had no room for."""
+        if not focus:
+            return {}  # no row of the rule can have changed
+        reasoning = self.reasoning
+        provenance = reasoning.derivations
+        terms, rule_of, position = provenance.terms, provenance.rule_of, self.position
+        ids = {terms.id(f) for f in focus}
+        mine = position[id(rule)]
+        by_focus = self._concluded(rule)
+        queried: set[int] = set()  # keys whose focus nodes were all looked up (`_concluding`)
+        for _ in range(MAX_WIDENINGS + 1):
+            tsv = _evaluate(reasoning.store, _focused_select(rule, {terms.terms[i] for i in ids}),
+                            use_default_graph_as_union=True)
+            grouped = names, rows = _conclusions(rule, reasoning, tsv)
+            if "this" not in names or not _same_columns(provenance, rule, names):
+                return None
+            this_at = names.index("this")
+            old = set().union(*(by_focus.get(f, ()) for f in ids))
+            new = {triple_key(k[i], k[i + 1], k[i + 2]) for k in rows for i in range(0, len(k), 3)}
+            before: dict[int, list[int]] = {}
+            others: set[int] = set()  # focus nodes whose rows also conclude one of these triples
+            unknown: list[int] = []  # keys some of whose rows may not be kept: a full list, a merge cut short
+            for key in old | new:
+                known = provenance.refs(key)
+                full = sum(1 for r in known if position[id(rule_of(r))] <= mine) >= MAX_ALTERNATIVES
+                for r in known:
+                    if rule_of(r) is rule:
+                        full = full or r in provenance.omitted
+                        others.update(row[this_at] for row in provenance.row_ids(r))
+                        before[key] = known
+                if full and key not in queried:
+                    unknown.append(key)
+            if unknown:
+                found = self._concluding(rule, [terms.triple(k) for k in unknown])
+                if found is None:
+                    return None
+                others |= found
+                queried.update(unknown)
+            others -= ids
+            if not others:
+                break
+            ids |= others  # re-run them too: the order of the rule's derivations is the order of all its rows
+            if len(ids) > MAX_FOCUS:
+                return None
+        else:
+            return None
+        for key, known in before.items():
+            provenance.set_refs(key, [r for r in known if rule_of(r) is not rule])
+        for f in ids:
+            by_focus.pop(f, None)
+        log: list[ox.Quad] = []
+        _apply(rule, reasoning, log=log, concluded=by_focus, order=position, grouped=grouped)
+        return self._settle(before, log, [rule])
+
+    def _concluding(self, rule: Rule, triples: list[ox.Triple]) -> set[int] | None:
+        """The focus nodes (term ids) whose rows conclude these triples, kept or not: the body, joined with the
+        values each template pattern gives its variables (one evaluation). None where that cannot be asked."""
+        terms = self.reasoning.derivations.terms
+        found: set[int] = set()
+        rows: set[tuple] = set()  # (variable, term) pairs of one instance of a template pattern
+        for pattern in rule.template:
+            for t in triples:
+                values = []
+                for term, value in ((pattern.s, t.subject), (pattern.p, t.predicate), (pattern.o, t.object)):
+                    if isinstance(term, rdflib.Variable):
+                        values.append((str(term), value))
+                    elif to_ox(term) != value:
+                        break
+                else:
+                    if not values:
+                        return None  # a ground template triple: every focus node's rows conclude it
+                    if any(name == "this" for name, _ in values):
+                        found.update(terms.id(v) for name, v in values if name == "this")
+                    else:
+                        rows.add(tuple(values))
+        if not rows:
+            return found
+        variables = sorted({name for row in rows for name, _ in row})
+        table = " ".join("(" + " ".join(str(dict(row).get(v, "UNDEF")) for v in variables) + ")"
+                         for row in sorted(rows, key=str))
+        query = rule.select.replace("SELECT * WHERE {", "SELECT DISTINCT ?this WHERE {", 1) + \
+            f"\nVALUES ({' '.join('?' + v for v in variables)}) {{ {table} }}"
+        for solution in self.reasoning.store.query(query, use_default_graph_as_union=True):
+            this = solution["this"]
+            if not isinstance(this, ox.NamedNode):
+                return None
+            found.add(terms.id(this))
+        return found
+
+    def _concluded(self, rule: Rule) -> dict[int | None, set[int]]:
+        """The focus node of each of the rule's rows (its term id; None for a body without ?this) -> the keys of the
+        triples those rows conclude. Made the first time an update needs it, from the rows the provenance holds
+        (every derivation's), then kept by the updates: it may name triples no longer derived, never miss one."""
+        index = self.concluded.get(rule.rule_id)
+        if index is not None:
+            return index
+        index = self.concluded[rule.rule_id] = {}
+        provenance = self.reasoning.derivations
+        for application in provenance.applications:
+            if application.rule is not rule or not application.rows:
+                continue
+            names = application.names
+            conclude = _conclusion_terms(rule.template, {n: i for i, n in enumerate(names)}, provenance.terms)
+            at = names.index("this") if "this" in names else None
+            width = len(names)
+            cells = application.cells
+            for start in range(0, application.rows * width, width) if width else [0]:
+                row = tuple(cells[start:start + width])
+                flat = conclude(row)
+                index.setdefault(None if at is None else row[at], set()).update(
+                    triple_key(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3))
+        return index
+
+    def rerun(self, stratum: list[Rule], recursive: bool, lookahead: _Lookahead) -> dict[str, set[int]]:
+        """Re-run the stratum in place of what it derived before; the later rules that must re-run as well, each
+        with the keys of the triples it may have derivations of that had no room.
 
         A triple's derivations stay in rule order: the stratum's go in before those of later rules (`order` in
         engine._apply), which may push the last of them past MAX_ALTERNATIVES, as in a full run. Where a list
@@ -150,7 +345,7 @@ class _Changes:
         terms, rule_of = provenance.terms, provenance.rule_of
         mine = {id(r) for r in stratum}
         before: dict[int, list[int]] = {}  # triple key -> its derivations' refs before the re-run
-        for key in set().union(*(self.concluded.get(r.rule_id, ()) for r in stratum)):
+        for key in set().union(*(keys for r in stratum for keys in self._concluded(r).values())):
             known = provenance.refs(key)
             if not any(id(rule_of(r)) in mine for r in known):
                 continue  # no longer concluded by the stratum (the index only ever grows stale)
@@ -160,7 +355,7 @@ class _Changes:
             if not kept and recursive:  # the stratum reads what it writes: it must not see what it derived before
                 store.remove(_quad(terms.triple(key), graph))
         log: list[ox.Quad] = []
-        concluded: dict[str, set] = {r.rule_id: set() for r in stratum}
+        concluded: dict[str, dict] = {r.rule_id: {} for r in stratum}
         if recursive:
             log = _fixpoint(stratum, reasoning, lookahead, concluded, self.position)
         else:
@@ -168,13 +363,22 @@ class _Changes:
             _apply(rule, reasoning, lookahead.take(rule), log=log, concluded=concluded[rule.rule_id],
                    order=self.position)
         self.concluded.update(concluded)
+        return self._settle(before, log, stratum)
+
+    def _settle(self, before: dict[int, list[int]], log: list[ox.Quad], stratum: list[Rule]) -> dict[str, set[int]]:
+        """Record what the re-run changed; the later co-writers whose left-out derivations now have room."""
+        reasoning = self.reasoning
+        store, graph, provenance = reasoning.store, reasoning.inferred_graph, reasoning.derivations
+        terms = provenance.terms
         last = max(self.position[id(r)] for r in stratum)
-        forced: set[str] = set()
+        forced: dict[str, set[int]] = {}
         for key, known in before.items():
             now = provenance.refs(key)
             if len(known) == MAX_ALTERNATIVES and len(now) < MAX_ALTERNATIVES:
                 kind = _key(terms.triple(key))
-                forced |= {r.rule_id for r in self.order[last + 1:] if any(matches(kind, w) for w in r.writes)}
+                for r in self.order[last + 1:]:
+                    if any(matches(kind, w) for w in r.writes):
+                        forced.setdefault(r.rule_id, set()).add(key)
             if not now:
                 store.remove(_quad(terms.triple(key), graph))
                 self._record(key, False, known)
@@ -188,9 +392,11 @@ class _Changes:
         # Counted under its writers' keys, refined by subject class where their rules fix one: a changed severity
         # score of a diagnosis then does not look like a changed severity score of a condition.
         provenance = self.reasoning.derivations
-        kind = _key(provenance.terms.triple(key))
+        triple = provenance.terms.triple(key)
+        kind = _key(triple)
         keys = frozenset(w for r in refs for w in provenance.rule_of(r).writes if matches(kind, w)) \
             or frozenset({kind})
+        self._edited(triple, present)
         previous = self.net.pop(key, None)
         if previous is not None:
             self.counts.subtract(previous[1])
@@ -199,21 +405,57 @@ class _Changes:
         self.net[key] = (present, keys)
         self.counts.update(keys)
 
+    def _edited(self, triple: ox.Triple, present: bool) -> None:
+        predicate = triple.predicate.value
+        self.edited.setdefault(predicate, []).append(triple)
+        if not present:
+            self.gone_forward.setdefault((triple.subject, predicate), []).append(triple.object)
+            self.gone_backward.setdefault((triple.object, predicate), []).append(triple.subject)
+
+    def _step(self, term, predicate: str, forward: bool) -> list:
+        """The terms one edge away from `term` along `predicate`, in the store or among the triples gone."""
+        iri = self.predicates.get(predicate)
+        if iri is None:
+            iri = self.predicates[predicate] = ox.NamedNode(predicate)
+        store = self.reasoning.store
+        if forward:
+            here = [] if isinstance(term, ox.Literal) else [q.object for q in store.quads_for_pattern(term, iri, None)]
+            return here + self.gone_forward.get((term, predicate), [])
+        return [q.subject for q in store.quads_for_pattern(None, iri, term)] + \
+            self.gone_backward.get((term, predicate), [])
+
+    def _constant(self, term):
+        found = self.constants.get(term)
+        if found is None:
+            found = self.constants[term] = to_ox(term)
+        return found
+
+
+def _by_predicate(triples) -> dict[str, list[ox.Triple]]:
+    found: dict[str, list[ox.Triple]] = {}
+    for t in triples:
+        found.setdefault(t.predicate.value, []).append(t)
+    return found
+
+
+def _focused_select(rule: Rule, focus: set[ox.NamedNode]) -> str:
+    """The rule's body for these focus nodes only: the rows of a full run whose ?this is one of them, in the same
+    columns (every row binds ?this first, by `?this a <class>`)."""
+    at = rule.select.index("SELECT * WHERE {") + len("SELECT * WHERE {")
+    values = " ".join(sorted(str(f) for f in focus))
+    return f"{rule.select[:at]} VALUES ?this {{ {values} }} {rule.select[at:]}"
+
+
+def _same_columns(provenance, rule: Rule, names: tuple[str, ...]) -> bool:
+    """Whether the rows come in the columns of the rule's earlier applications (as a full run gives them)."""
+    for application in reversed(provenance.applications):
+        if application.rule is rule:
+            return application.names == names
+    return True
+
 
 def _quad(triple: ox.Triple, graph: ox.NamedNode) -> ox.Quad:
     return ox.Quad(triple.subject, triple.predicate, triple.object, graph)
-
-
-def _concluded_by_rule(reasoning: Reasoning) -> dict[str, set[int]]:
-    """The keys of the triples each rule derived: built on the first update, kept up to date by later ones."""
-    index = reasoning.concluded_by_rule
-    if index is None:
-        index = reasoning.concluded_by_rule = {}
-        rule_of = reasoning.derivations.rule_of
-        for key, refs in reasoning.derivations.items_compact():
-            for r in refs:
-                index.setdefault(rule_of(r).rule_id, set()).add(key)
-    return index
 
 
 def _reachable(rule_base: RuleBase, edited: set, unasserted: set) -> set[str]:

@@ -27,7 +27,7 @@ from rdflib.namespace import RDF, RDFS, SH
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 
-from . import resources
+from . import focus_paths, resources
 from .problems import InputError, Location, Problem
 
 SAI = rdflib.Namespace(resources.SAI)
@@ -81,6 +81,8 @@ class Rule:
     negative_reads: frozenset = field(default_factory=frozenset)
     # For a rule whose body does not mention $this: an ASK for its shape's focus nodes (no focus node, no run).
     focus_ask: str | None = None
+    # Which focus nodes an edited triple reaches (focus_paths.py): an incremental update re-runs the rule for those.
+    focus_paths: focus_paths.FocusPaths | None = None
 
     @property
     def premise_patterns(self) -> tuple[Pattern, ...]:
@@ -147,7 +149,7 @@ def _cached(files: tuple[Path, ...], strict: bool) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"4"
+CACHE_VERSION = b"5"
 
 
 def _cache_dir() -> Path:
@@ -243,6 +245,8 @@ def _rule(graph: rdflib.Graph, node, files: list[Path], strict: bool = True, ind
         construct=construct, select=select, template=template, patterns=tuple(patterns), aggregates=aggregates,
         file=where.file, order=float(order) if order is not None else 0.0,
         focus_ask=None if strict or uses_this else f"{header}\nASK {{ {_focus_text(targets)} }}",
+        # Foreign rules find their focus nodes through subclasses (and other targets): always re-run in full.
+        focus_paths=focus_paths.analyse(parsed.algebra.p, parsed.algebra.template, str(target)) if strict else None,
     )
     # Refining reads and writes by subject class is sound only where classes are disjoint, as the product's
     # ontology declares them; a foreign rule file promises no such thing.

@@ -1,0 +1,264 @@
+"""Which focus nodes of a rule an edited triple can reach: what lets an incremental update re-run a rule for a few
+focus nodes instead of all of them (incremental.py).
+
+A SHACL-AF rule's rows for a focus node depend only on the triples its body matches for that node. An edited
+triple t changes the rows of focus node f only where some solution for f (before or after the edit) matches t at
+one of the body's patterns. Such a solution also matches every pattern *co-matched* with that one: the patterns
+of the same group and of the groups it joins, the outer solution of a NOT EXISTS or MINUS, the left side of an
+OPTIONAL. So a chain of those patterns leads from t's terms to f's, and following it in the data from t (edges
+both ways, before and after the edit) reaches f, and perhaps a few more. For each pattern, `analyse` keeps one
+such chain: the shortest from one of its variables to `?this`, through co-matched patterns only.
+
+Where no chain exists the rule's rows may change for any focus node, and the rule re-runs in full: a pattern
+reached only through a computed value (BIND, an aggregate), an aggregate over the whole fleet, a pattern under
+LIMIT, a UNION branch whose sibling binds the path. Leaving a pattern out of the co-matched set is always safe
+(fewer chains, more full re-runs); putting one in that a solution need not match would not be.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import count
+from typing import Callable, Iterable
+
+import networkx as nx
+import rdflib
+from rdflib.plugins.sparql.parserutils import CompValue
+
+THIS = rdflib.Variable("this")
+Step = tuple[str, bool]  # (predicate IRI, forward: from the pattern's subject to its object)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A pattern of the body (or of the template), and the chain from one of its variables to ?this.
+
+    `subject`/`object` are the pattern's constants (None for a variable); `start` is "s" or "o", the variable the
+    chain starts from; `steps` is None where no chain exists (the rule then re-runs in full)."""
+
+    subject: rdflib.term.Node | None
+    predicate: str
+    object: rdflib.term.Node | None
+    start: str
+    steps: tuple[Step, ...] | None
+
+
+@dataclass(frozen=True)
+class FocusPaths:
+    body: tuple[Reach, ...]  # what an edited triple reaches through what the body matches
+    template: tuple[Reach, ...]  # what a triple no longer asserted reaches: the rows that may now conclude it
+
+
+def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str) -> FocusPaths | None:
+    """The chains of a rule whose focus is `?this a target_class` (the product's rules); None where the body holds
+    something this analysis does not know (a property path, a variable predicate, GRAPH, SERVICE)."""
+    focus = (THIS, rdflib.RDF.type, rdflib.URIRef(target_class))
+    walker = _Walker()
+    try:
+        walker.walk(algebra, [focus], _same, local=True)
+        root = walker.required(algebra, _same) + [focus]
+    except _Unknown:
+        return None
+    body = [_reach(t, context, local) for t, context, local in walker.found]
+    body.append(_reach(focus, [focus], True))
+    return FocusPaths(tuple(body), tuple(_reach(t, root, True) for t in template if isinstance(t[1], rdflib.URIRef)))
+
+
+class _Unknown(Exception):
+    pass
+
+
+def _same(variable):
+    return variable
+
+
+class _Walker:
+    """Walks the SPARQL algebra, recording each triple pattern with the patterns co-matched with it."""
+
+    TRANSPARENT = ("Extend", "Distinct", "Reduced", "OrderBy", "Group", "AggregateJoin", "Project")
+
+    def __init__(self):
+        self.found: list[tuple[tuple, list[tuple], bool]] = []
+        self.scopes = count(1)
+
+    def required(self, node, rename) -> list[tuple]:
+        """Patterns every solution of `node` matches (a subset is safe)."""
+        if not isinstance(node, CompValue):
+            return []
+        name = node.name
+        if name in ("BGP", "TriplesBlock"):
+            return [self._triple(t, rename) for t in node.triples]
+        if name == "Join":
+            return self.required(node.p1, rename) + self.required(node.p2, rename)
+        if name in ("LeftJoin", "Minus"):
+            return self.required(node.p1, rename)
+        if name == "Filter" or name in self.TRANSPARENT:
+            return self.required(node.p, rename)
+        return []  # Union, a subquery (ToMultiSet), Slice, VALUES: nothing certain (safe)
+
+    def walk(self, node, context: list[tuple], rename, local: bool) -> None:
+        if isinstance(node, (list, tuple)):
+            for value in node:
+                self.walk(value, context, rename, local)
+            return
+        if not isinstance(node, CompValue):
+            return
+        name = node.name
+        if name in ("BGP", "TriplesBlock"):
+            triples = [self._triple(t, rename) for t in node.triples]
+            for t in triples:
+                self.found.append((t, context + triples, local))
+        elif name == "Join":
+            self.walk(node.p1, context + self.required(node.p2, rename), rename, local)
+            self.walk(node.p2, context + self.required(node.p1, rename), rename, local)
+        elif name == "LeftJoin":
+            self.walk(node.p1, context, rename, local)
+            left = self.required(node.p1, rename)
+            self.walk(node.p2, context + left, rename, local)
+            self._expression(node.get("expr"), context + left + self.required(node.p2, rename), rename, local)
+        elif name == "Minus":
+            self.walk(node.p1, context, rename, local)
+            self.walk(node.p2, context + self.required(node.p1, rename), rename, local)
+        elif name == "Union":
+            self.walk(node.p1, context, rename, local)
+            self.walk(node.p2, context, rename, local)
+        elif name in ("Filter", "Extend"):
+            self.walk(node.p, context, rename, local)
+            self._expression(node.get("expr"), context + self.required(node.p, rename), rename, local)
+        elif name == "ToMultiSet":
+            self._subquery(node.p, context, rename, local)
+        elif name == "Slice":  # LIMIT: a solution anywhere can push another out
+            self.walk(node.p, context, rename, False)
+        elif name in self.TRANSPARENT:
+            self.walk(node.p, context, rename, local)
+            if name == "AggregateJoin":
+                self._expression(node.get("A"), context, rename, local)
+        elif name in ("values", "ValuesClause"):
+            return
+        else:
+            raise _Unknown(name)
+
+    def _subquery(self, node, context, rename, local) -> None:
+        """A subquery: only what it projects is shared with the outside; grouped, only its group keys keep
+        their values (an aggregate's result is computed, not matched)."""
+        if not isinstance(node, CompValue) or node.name != "Project":
+            self.walk(node, context, rename, local)
+            return
+        projected = set(node.PV)
+        group = _find(node.p, "Group")
+        if group is not None:
+            keys = group.get("expr") or []
+            projected &= {k for k in keys if isinstance(k, rdflib.Variable)}
+        scope = next(self.scopes)
+
+        def inner(variable):
+            return rename(variable) if variable in projected else rdflib.Variable(f"{variable}@{scope}")
+
+        self.walk(node.p, context, inner, local)
+
+    def _expression(self, expression, context, rename, local) -> None:
+        """EXISTS and NOT EXISTS graphs inside an expression: co-matched with the solution the expression tests."""
+        if isinstance(expression, (list, tuple)):
+            for value in expression:
+                self._expression(value, context, rename, local)
+        elif isinstance(expression, CompValue):
+            if expression.name in ("Builtin_EXISTS", "Builtin_NOTEXISTS"):
+                self.walk(expression.graph, context, rename, local)
+            else:
+                for value in expression.values():
+                    self._expression(value, context, rename, local)
+
+    @staticmethod
+    def _triple(triple, rename) -> tuple:
+        s, p, o = triple
+        if not isinstance(p, rdflib.URIRef):
+            raise _Unknown("a property path or a variable predicate")
+        return (rename(s) if isinstance(s, rdflib.Variable) else s, p,
+                rename(o) if isinstance(o, rdflib.Variable) else o)
+
+
+def _find(node, name: str) -> CompValue | None:
+    """The first node of that name under `node`, not descending into subqueries."""
+    if isinstance(node, CompValue):
+        if node.name == name:
+            return node
+        if node.name == "ToMultiSet":
+            return None
+        for value in node.values():
+            found = _find(value, name)
+            if found is not None:
+                return found
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            found = _find(value, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _reach(triple: tuple, context: list[tuple], local: bool) -> Reach:
+    s, p, o = triple
+    constant = lambda t: None if isinstance(t, rdflib.Variable) else t  # noqa: E731
+    best: tuple[str, tuple[Step, ...]] | None = None
+    if local:
+        graph = nx.MultiGraph()
+        for cs, cp, co in context:
+            if isinstance(cs, rdflib.Variable) and isinstance(co, rdflib.Variable) and cs != co:
+                graph.add_edge(cs, co, key=(str(cs), str(cp), str(co)), predicate=str(cp), subject=cs)
+        for start, variable in (("s", s), ("o", o)):
+            if not isinstance(variable, rdflib.Variable):
+                continue
+            steps = _chain(graph, variable)
+            if steps is not None and (best is None or len(steps) < len(best[1])):
+                best = (start, steps)
+    start, steps = best if best is not None else ("s", None)
+    return Reach(constant(s), str(p), constant(o), start, steps)
+
+
+def _chain(graph: nx.MultiGraph, variable) -> tuple[Step, ...] | None:
+    if variable == THIS:
+        return ()
+    if variable not in graph or THIS not in graph:
+        return None
+    try:
+        nodes = nx.shortest_path(graph, variable, THIS)
+    except nx.NetworkXNoPath:
+        return None
+    steps = []
+    for a, b in zip(nodes, nodes[1:]):
+        edge = min(graph.get_edge_data(a, b).values(), key=lambda e: e["predicate"])
+        steps.append((edge["predicate"], edge["subject"] == a))
+    return tuple(steps)
+
+
+# --- at update time ---------------------------------------------------------------------------------------------
+
+
+def reached(entries: Iterable[Reach], edited: dict[str, list], step: Callable[[object, str, bool], Iterable],
+            constant: Callable[[object], object], limit: int) -> set | None:
+    """The focus nodes the edited triples (by predicate IRI) reach through `entries`; None for all of them (a
+    pattern with no chain matched, or more than `limit` were reached). `step(term, predicate, forward)` gives the
+    terms one edge away in the data, before and after the edit."""
+    focus: set = set()
+    memo: dict[tuple, set] = {}
+    for entry in entries:
+        for triple in edited.get(entry.predicate, ()):
+            if entry.subject is not None and triple.subject != constant(entry.subject):
+                continue
+            if isinstance(entry.object, rdflib.URIRef) and triple.object != constant(entry.object):
+                continue  # a literal constant is not compared (its lexical form may differ): it may match
+            if entry.steps is None:
+                return None
+            value = triple.subject if entry.start == "s" else triple.object
+            found = memo.get((value, entry.steps))
+            if found is None:
+                frontier = {value}
+                for predicate, forward in entry.steps:
+                    frontier = {n for term in frontier for n in step(term, predicate, forward)}
+                    if len(frontier) > limit:
+                        return None
+                found = memo[value, entry.steps] = frontier
+            focus |= found
+            if len(focus) > limit:
+                return None
+    return focus

@@ -1,0 +1,82 @@
+"""Focus paths (reasoner/focus_paths.py): the chain from each body pattern to ?this that lets an incremental update
+re-run a rule for the focus nodes an edit reaches, and the patterns that must have none (the rule then re-runs in
+full). Each case is a small CONSTRUCT whose chains are read off by hand."""
+
+from __future__ import annotations
+
+from rdflib.plugins.sparql import prepareQuery
+
+from sortai.reasoner.focus_paths import analyse, reached
+
+EX = "http://example.org/"
+
+
+def _chains(where: str) -> dict[str, tuple | None]:
+    """Body predicate (local name) -> its chain, as (start, ((predicate, forward), ...)) or None."""
+    parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?x }} WHERE {{ {where} }}")
+    paths = analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing")
+    chains: dict[str, tuple | None] = {}
+    for reach in paths.body:
+        name = reach.predicate.replace(EX, ":")
+        steps = None if reach.steps is None else (reach.start, tuple((p.replace(EX, ":"), f) for p, f in reach.steps))
+        assert chains.get(name, steps) == steps, f"{name} given two chains"
+        chains[name] = steps
+    return chains
+
+
+def test_a_pattern_joined_to_this_walks_back_along_the_join():
+    chains = _chains("?this :a ?x . ?x :b ?y")
+    assert chains[":a"] == ("s", ())
+    assert chains[":b"] == ("s", ((":a", False),))  # from ?x back along :a to ?this
+
+
+def test_an_optional_pattern_is_reached_through_its_left_side_but_does_not_carry_a_chain_itself():
+    chains = _chains("?this :a ?x . OPTIONAL { ?x :b ?y } OPTIONAL { ?this :c ?z } ?q :d ?z")
+    assert chains[":b"] == ("s", ((":a", False),))
+    # ?z is bound by :d on every row, by the OPTIONAL :c only on some: :d has no chain through :c
+    assert chains[":d"] is None
+
+
+def test_a_pattern_inside_not_exists_is_reached_through_the_outer_solution():
+    assert _chains("?this :a ?x . FILTER NOT EXISTS { ?x :b ?y }")[":b"] == ("s", ((":a", False),))
+
+
+def test_a_union_branch_does_not_carry_a_chain_for_what_follows():
+    chains = _chains("{ ?this :a ?x } UNION { ?this :b ?x } ?x :c ?y")
+    assert chains[":a"] == ("s", ()) and chains[":b"] == ("s", ())
+    assert chains[":c"] is None  # ?x comes from one branch or the other: no pattern certain on every row
+
+
+def test_an_aggregate_over_the_whole_fleet_reaches_every_focus_node():
+    chains = _chains("?this :a ?x . { SELECT (MAX(?v) AS ?m) WHERE { ?n :v ?v } }")
+    assert chains[":v"] is None
+
+
+def test_an_aggregate_grouped_by_this_reaches_its_own_group():
+    chains = _chains("?this :a ?x . { SELECT ?this (SUM(?v) AS ?s) WHERE { ?this :p ?n . ?n :v ?v } GROUP BY ?this }")
+    assert chains[":v"] == ("s", ((":p", False),))
+
+
+def test_a_subquery_variable_it_does_not_project_is_not_the_outer_one_of_the_same_name():
+    chains = _chains("?this :a ?x . { SELECT ?this WHERE { ?this :b ?z . ?x :c ?k } }")
+    assert chains[":c"] is None  # the inner ?x joins nothing outside: merged with the outer one it would walk :a
+
+
+def test_a_pattern_under_limit_has_no_chain():
+    assert _chains("?this :a ?x . { SELECT ?this WHERE { ?this :b ?y } LIMIT 3 }")[":b"] is None
+
+
+def test_the_chain_is_followed_in_the_data_and_gives_up_past_the_limit():
+    chains = analyse(prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?y }} WHERE {{ ?this :a ?x . ?x :b ?y }}")
+                     .algebra.p, (), EX + "Thing").body
+    a_edges = {"x1": ["t1", "t2"], "x2": ["t3"]}  # ?this :a ?x, walked backwards: x -> the focus nodes
+    step = lambda term, predicate, forward: a_edges.get(term, []) if predicate == EX + "a" and not forward else []
+    edited = {EX + "b": [_Triple("x1", EX + "b", "y1"), _Triple("x2", EX + "b", "y2")]}
+    assert reached(chains, edited, step, lambda t: t, limit=10) == {"t1", "t2", "t3"}
+    assert reached(chains, edited, step, lambda t: t, limit=2) is None
+    assert reached(chains, {EX + "c": [_Triple("x1", EX + "c", "y")]}, step, lambda t: t, limit=10) == set()
+
+
+class _Triple:
+    def __init__(self, subject, predicate, object_):
+        self.subject, self.predicate, self.object = subject, predicate, object_
