@@ -53,15 +53,18 @@ def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str) ->
     """The chains of a rule whose focus is `?this a target_class` (the product's rules); None where the body holds
     something this analysis does not know (a property path, a variable predicate, GRAPH, SERVICE)."""
     focus = (THIS, rdflib.RDF.type, rdflib.URIRef(target_class))
-    walker = _Walker()
+    walker = _Walker(focus)
     try:
         walker.walk(algebra, [focus], _same, local=True)
         root = walker.required(algebra, _same) + [focus]
     except _Unknown:
         return None
+    if any(not isinstance(t[1], rdflib.URIRef) or isinstance(t[0], rdflib.BNode) or isinstance(t[2], rdflib.BNode)
+           for t in template):
+        return None
     body = [_reach(t, context, local) for t, context, local in walker.found]
     body.append(_reach(focus, [focus], True))
-    return FocusPaths(tuple(body), tuple(_reach(t, root, True) for t in template if isinstance(t[1], rdflib.URIRef)))
+    return FocusPaths(tuple(body), tuple(_reach(t, root, True) for t in template))
 
 
 class _Unknown(Exception):
@@ -77,9 +80,10 @@ class _Walker:
 
     TRANSPARENT = ("Extend", "Distinct", "Reduced", "OrderBy", "Group", "AggregateJoin", "Project")
 
-    def __init__(self):
+    def __init__(self, focus: tuple):
         self.found: list[tuple[tuple, list[tuple], bool]] = []
         self.scopes = count(1)
+        self.focus = [focus]  # `?this a <class>`: every row matches it
 
     def required(self, node, rename) -> list[tuple]:
         """Patterns every solution of `node` matches (a subset is safe)."""
@@ -112,19 +116,21 @@ class _Walker:
             self.walk(node.p1, context + self.required(node.p2, rename), rename, local)
             self.walk(node.p2, context + self.required(node.p1, rename), rename, local)
         elif name == "LeftJoin":
+            # The right side is co-matched with the left only: a solution it extends may then fail a later join
+            # (`?w :d ?this` after `OPTIONAL { ?w :c ?x }`), so what is joined around the OPTIONAL is left out.
             self.walk(node.p1, context, rename, local)
             left = self.required(node.p1, rename)
-            self.walk(node.p2, context + left, rename, local)
-            self._expression(node.get("expr"), context + left + self.required(node.p2, rename), rename, local)
-        elif name == "Minus":
+            self.walk(node.p2, self.focus + left, rename, local)
+            self._expression(node.get("expr"), self.focus + left + self.required(node.p2, rename), rename, local)
+        elif name == "Minus":  # its right side shares only the left side's variables
             self.walk(node.p1, context, rename, local)
-            self.walk(node.p2, context + self.required(node.p1, rename), rename, local)
+            self.walk(node.p2, self.focus + self.required(node.p1, rename), rename, local)
         elif name == "Union":
             self.walk(node.p1, context, rename, local)
             self.walk(node.p2, context, rename, local)
-        elif name in ("Filter", "Extend"):
+        elif name in ("Filter", "Extend"):  # (NOT) EXISTS sees the solution of `p` only
             self.walk(node.p, context, rename, local)
-            self._expression(node.get("expr"), context + self.required(node.p, rename), rename, local)
+            self._expression(node.get("expr"), self.focus + self.required(node.p, rename), rename, local)
         elif name == "ToMultiSet":
             self._subquery(node.p, context, rename, local)
         elif name == "Slice":  # LIMIT: a solution anywhere can push another out
@@ -141,8 +147,15 @@ class _Walker:
     def _subquery(self, node, context, rename, local) -> None:
         """A subquery: only what it projects is shared with the outside; grouped, only its group keys keep
         their values (an aggregate's result is computed, not matched)."""
+        while isinstance(node, CompValue) and node.name in ("Distinct", "Reduced", "OrderBy"):
+            node = node.p
+        if isinstance(node, CompValue) and node.name == "Slice":
+            local, node = False, node.p
+            while isinstance(node, CompValue) and node.name in ("Distinct", "Reduced", "OrderBy"):
+                node = node.p
         if not isinstance(node, CompValue) or node.name != "Project":
-            self.walk(node, context, rename, local)
+            if isinstance(node, CompValue) and node.name not in ("values", "ValuesClause"):
+                raise _Unknown(f"a subquery of the form {node.name}")
             return
         projected = set(node.PV)
         group = _find(node.p, "Group")
@@ -173,6 +186,8 @@ class _Walker:
         s, p, o = triple
         if not isinstance(p, rdflib.URIRef):
             raise _Unknown("a property path or a variable predicate")
+        if isinstance(s, rdflib.BNode) or isinstance(o, rdflib.BNode):
+            raise _Unknown("a blank node in a pattern (a variable that is not named)")
         return (rename(s) if isinstance(s, rdflib.Variable) else s, p,
                 rename(o) if isinstance(o, rdflib.Variable) else o)
 

@@ -225,6 +225,8 @@ class _Changes:
         reasoning = self.reasoning
         provenance = reasoning.derivations
         terms, rule_of, position = provenance.terms, provenance.rule_of, self.position
+        if rule.aggregates and any(rule_of(r) is rule for r in provenance.omitted):
+            return None  # a merge cut short: the focus nodes of the rows it left out are not known
         ids = {terms.id(f) for f in focus}
         mine = position[id(rule)]
         by_focus = self._concluded(rule)
@@ -261,8 +263,8 @@ class _Changes:
             if not others:
                 break
             ids |= others  # re-run them too: the order of the rule's derivations is the order of all its rows
-            if len(ids) > MAX_FOCUS:
-                return None
+            if len(ids) > MAX_FOCUS or not all(isinstance(terms.terms[i], ox.NamedNode) for i in others):
+                return None  # VALUES holds no blank node
         else:
             return None
         for key, known in before.items():

@@ -80,3 +80,20 @@ def test_the_chain_is_followed_in_the_data_and_gives_up_past_the_limit():
 class _Triple:
     def __init__(self, subject, predicate, object_):
         self.subject, self.predicate, self.object = subject, predicate, object_
+
+
+def test_an_optional_is_co_matched_with_its_left_side_only_not_with_what_is_joined_after_it():
+    # A new :c triple binds ?w, and then `?w :d ?this` can fail: the row is lost though no row holds that triple.
+    # The chain goes through the left side (?x, shared with it), never through ?w or an outer ?z.
+    assert _chains("?this :a ?x . OPTIONAL { ?w :c ?x } ?w :d ?this")[":c"] == ("o", ((":a", False),))
+    assert _chains("?this :a ?z . { ?this :b ?x OPTIONAL { ?z :c ?x } }")[":c"] == ("o", ((":b", False),))
+    assert _chains("?this :a ?z . { ?this :b ?x MINUS { ?z :c ?x } }")[":c"] == ("o", ((":b", False),))
+
+
+def test_a_distinct_subquery_shares_only_what_it_projects():
+    assert _chains("?this :a ?x . { SELECT DISTINCT ?this WHERE { ?this :b ?z . ?x :c ?k } }")[":c"] is None
+
+
+def test_a_blank_node_in_the_body_leaves_the_rule_to_full_re_runs():
+    parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?x }} WHERE {{ ?this :has [ :v ?x ] }}")
+    assert analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing") is None
