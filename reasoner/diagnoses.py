@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 
 import pyoxigraph as ox
@@ -118,49 +118,88 @@ class Diagnosis:
         return asdict(self)
 
 
-def _objects(store: ox.Store, subject: ox.NamedNode, predicate: str) -> list:
+def _objects(store: ox.Store, subject: ox.NamedNode, predicate: str, facts) -> list:
+    facts.read("s", subject.value, predicate)
     return [q.object for q in store.quads_for_pattern(subject, ox.NamedNode(predicate), None, None)]
 
 
-def _one(store: ox.Store, subject: ox.NamedNode, predicate: str):
-    values = _objects(store, subject, predicate)
+def _one(store: ox.Store, subject: ox.NamedNode, predicate: str, facts):
+    values = _objects(store, subject, predicate, facts)
     return min(values, key=lambda v: v.value) if values else None  # as `Facts.one`: not the store's first
 
 
 def diagnoses(reasoning: Reasoning) -> list[Diagnosis]:
-    store, name = reasoning.store, reasoning.description.element_name
+    """Every diagnosis, ranked. After an incremental update only those whose record read something the update
+    changed are read again (`Reasoning.touched`); the others are the records read before."""
+    from .headlines import Facts
+
+    store = reasoning.store
+    description = reasoning.description
+    same_names = (description.base, description.deployment, description.name)
+    before = reasoning.diagnosis_records
+    if before is None or reasoning.touched is None or before[0] != same_names:
+        before = (same_names, {})
+    touched = reasoning.touched or set()
+    records: dict[str, tuple] = {}
+    facts = Facts(reasoning)
     found = []
     for quad in store.quads_for_pattern(None, RDF_TYPE, ox.NamedNode(SAI + "Diagnosis"), reasoning.inferred_graph):
         node = quad.subject
-        mode = _one(store, node, SAI + "mode")
-        kind = "mode"
-        if mode is None:
-            mode, kind = _one(store, node, SAI + "findingKind"), "finding"
-        if mode is None:
-            continue  # not a diagnosis the rules completed (an edited rule base can leave one half-made)
-        component = _one(store, node, SAI + "concerns")
-        severity = _one(store, node, SAI + "severity")
-        score = _one(store, node, SAI + "severityScore")
-        confidence = _one(store, node, SAI + "confidence")
-        derivations = reasoning.derivations.get(ox.Triple(node, RDF_TYPE, ox.NamedNode(SAI + "Diagnosis")), [])
-        found.append(Diagnosis(
-            iri=node.value, id=name(node.value), mode=mode.value.rsplit("#", 1)[-1], mode_label=label(mode.value), kind=kind,
-            component=name(component.value), component_iri=component.value,
-            severity=label(severity.value) if severity else "unknown",
-            severity_score=float(score.value) if score else 0.0,
-            confidence=label(confidence.value) if confidence else "unknown",
-            primary_domains=sorted(domain_label(d.value) for d in _objects(store, node, SAI + "hasPrimaryDomain")),
-            supporting_domains=sorted(domain_label(d.value) for d in _objects(store, node, SAI + "hasSupportingDomain")),
-            consequences=sorted(label(c.value) for c in _objects(store, node, SAI + "expectedConsequence")),
-            involves=sorted(name(i.value) for i in _objects(store, node, SAI + "involves")),
-            compounds_with=sorted(name(o.value) for o in _objects(store, node, SAI + "compoundsWith")),
-            routes=len(derivations),
-        ))
+        record = before[1].get(node.value)
+        if record is None or not record[1].isdisjoint(touched):
+            facts.reads = set()
+            diagnosis = _read(reasoning, node, facts)
+            record = (diagnosis, frozenset(facts.reads))
+            facts.reads = None
+        records[node.value] = record
+        if record[0] is not None:
+            found.append(_copy(record[0]))
+    reasoning.diagnosis_records = (same_names, records)
+    reasoning.touched = set()
     found.sort(key=lambda d: (-d.severity_score, d.id))
+    return found
+
+
+def _read(reasoning: Reasoning, node: ox.NamedNode, facts) -> Diagnosis | None:
     from .headlines import attach
 
-    attach(reasoning, found)
-    return found
+    store, name = reasoning.store, reasoning.description.element_name
+    mode = _one(store, node, SAI + "mode", facts)
+    kind = "mode"
+    if mode is None:
+        mode, kind = _one(store, node, SAI + "findingKind", facts), "finding"
+    if mode is None:
+        return None  # not a diagnosis the rules completed (an edited rule base can leave one half-made)
+    component = _one(store, node, SAI + "concerns", facts)
+    severity = _one(store, node, SAI + "severity", facts)
+    score = _one(store, node, SAI + "severityScore", facts)
+    confidence = _one(store, node, SAI + "confidence", facts)
+    facts.read("s", node.value, RDF_TYPE.value)  # its routes: the derivations of its type
+    derivations = reasoning.derivations.get(ox.Triple(node, RDF_TYPE, ox.NamedNode(SAI + "Diagnosis")), [])
+    objects = lambda predicate: _objects(store, node, SAI + predicate, facts)  # noqa: E731
+    diagnosis = Diagnosis(
+        iri=node.value, id=name(node.value), mode=mode.value.rsplit("#", 1)[-1], mode_label=label(mode.value),
+        kind=kind, component=name(component.value), component_iri=component.value,
+        severity=label(severity.value) if severity else "unknown",
+        severity_score=float(score.value) if score else 0.0,
+        confidence=label(confidence.value) if confidence else "unknown",
+        primary_domains=sorted(domain_label(d.value) for d in objects("hasPrimaryDomain")),
+        supporting_domains=sorted(domain_label(d.value) for d in objects("hasSupportingDomain")),
+        consequences=sorted(label(c.value) for c in objects("expectedConsequence")),
+        involves=sorted(name(i.value) for i in objects("involves")),
+        compounds_with=sorted(name(o.value) for o in objects("compoundsWith")),
+        routes=len(derivations),
+    )
+    attach(facts, diagnosis)
+    return diagnosis
+
+
+def _copy(diagnosis: Diagnosis) -> Diagnosis:
+    """A record the caller may change without changing the one kept for the next read."""
+    return replace(diagnosis, primary_domains=list(diagnosis.primary_domains),
+                   supporting_domains=list(diagnosis.supporting_domains), consequences=list(diagnosis.consequences),
+                   involves=list(diagnosis.involves), compounds_with=list(diagnosis.compounds_with),
+                   figures=[dict(f) for f in diagnosis.figures], metrics=list(diagnosis.metrics))
 
 
 def severity_rank(diagnosis: Diagnosis) -> int:

@@ -67,6 +67,10 @@ class Reasoning:
     # rule id -> the focus node's term id (None for a body without ?this) -> keys of the triples its rows concluded
     concluded_by_rule: dict | None = field(default=None, repr=False)  # (incremental.py)
     background: bool = True  # the ontology and the catalog are in the store (see `infer`)
+    # diagnoses.py: the records read last ((base, deployment, name), diagnosis IRI -> (record, its reads)), and
+    # what an incremental update changed since (hashes, headlines.touched_by); None: everything may have.
+    diagnosis_records: tuple | None = field(default=None, repr=False)
+    touched: set | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self.derivations = Provenance(self.store)

@@ -88,10 +88,18 @@ class Facts:
         self.description = reasoning.description
         self._seen: dict[tuple[str, str], list] = {}  # the store no longer changes: each lookup is made once
         self.evidence: dict[str, list] | None = None  # all_evidence(), when every diagnosis is wanted
-        self._models: dict[str, list[str]] = {}
+        self.indications: dict[str, list[str]] = {}  # all_evidence(): diagnosis -> every indication it derives from
         self._paths: dict[str, set[str]] | None = None
+        # What a diagnosis's record read, while diagnoses.py records it: hashes of ("s", subject, predicate),
+        # ("o", object, predicate) and ("p", predicate) for a scan, as `touched_by` names a changed triple.
+        self.reads: set[int] | None = None
+
+    def read(self, *what: str) -> None:
+        if self.reads is not None:
+            self.reads.add(hash(what))
 
     def objects(self, subject: str, predicate: str) -> list:
+        self.read("s", subject, predicate)
         key = (subject, predicate)
         found = self._seen.get(key)
         if found is None:
@@ -137,6 +145,7 @@ class Facts:
     def bindings(self, subject: str, predicate: str = RDF_TYPE, value: str | None = None) -> tuple[str, dict]:
         """(rule id, variable → term) of the first application that derived subject's `predicate` fact (of the
         least value, where there are several: the store's order follows how it was filled)."""
+        self.read("s", subject, predicate)  # the derivations of these triples too (`touched_by`)
         quads = self.store.quads_for_pattern(ox.NamedNode(subject), ox.NamedNode(predicate),
                                              ox.NamedNode(value) if value else None, self.reasoning.inferred_graph)
         for triple in sorted((q.triple for q in quads), key=lambda t: t.object.value):
@@ -145,14 +154,15 @@ class Facts:
         return "", {}
 
     def models_of(self, pool: str) -> list[str]:
-        found = self._models.get(pool)
-        if found is None:
-            found = self._models[pool] = sorted({m for node in self.iris(pool, SAI + "servesFrom")
-                                                 for m in self.iris(node, SAI + "acceleratorModel")})
-        return found
+        return sorted({m for node in self.iris(pool, SAI + "servesFrom") for m in self.iris(node, SAI + "acceleratorModel")})
+
+    def subjects(self, predicate: str, object_: str) -> list:
+        self.read("o", object_, predicate)
+        return [q.subject for q in self.store.quads_for_pattern(None, ox.NamedNode(predicate), ox.NamedNode(object_))]
 
     def paths_from(self, pools: list[str]) -> list[str]:
         """KV paths whose source pool is one of `pools`."""
+        self.read("p", SAI + "fromPool")
         if self._paths is None:
             self._paths = {}
             for q in self.store.quads_for_pattern(None, ox.NamedNode(SAI + "fromPool"), None, None):
@@ -281,7 +291,8 @@ def all_evidence(facts: Facts) -> dict[str, list[Evidence]]:
     concerns, conditions = by_subject(SAI + "concerns"), by_subject(SAI + "viaCondition")
     measured = by_subject(SAI + "viaMeasurement", many=True)
     lines: dict[str, list[Evidence]] = {}
-    for d, indications in by_subject(PROV_DERIVED, many=True).items():
+    facts.indications = by_subject(PROV_DERIVED, many=True)
+    for d, indications in facts.indications.items():
         found = [Evidence(_local(kinds[i]), float(scores.get(i, 0)), concerns.get(i, d), conditions.get(i),
                           sorted(set(measured.get(i, ()))), i) for i in indications if i in kinds]
         if found:
@@ -289,8 +300,16 @@ def all_evidence(facts: Facts) -> dict[str, list[Evidence]]:
     return lines
 
 
+EVIDENCE_PREDICATES = tuple(SAI + p for p in ("evidenceKind", "severityScore", "concerns", "viaCondition",
+                                              "viaMeasurement"))
+
+
 def evidence_of(facts: Facts, diagnosis: str) -> list[Evidence]:
     if facts.evidence is not None:
+        facts.read("s", diagnosis, PROV_DERIVED)
+        for indication in facts.indications.get(diagnosis, ()):
+            for predicate in EVIDENCE_PREDICATES:
+                facts.read("s", indication, predicate)
         return [replace(e, measurements=sorted(e.measurements)) for e in facts.evidence.get(diagnosis, [])]
     found = []
     for indication in facts.iris(diagnosis, PROV_DERIVED):
@@ -562,8 +581,8 @@ def _c_loop_conflict(s: Sentence, f: Facts, e: Evidence):
     other, state = b.get("other"), b.get("state")
     other_name = f.name(other.value) if isinstance(other, ox.NamedNode) else "another loop"
     state_name = written_value(state.value) if isinstance(state, ox.NamedNode) else "a shared state"
-    both = isinstance(other, ox.NamedNode) and state is not None and any(
-        q for q in f.store.quads_for_pattern(other, ox.NamedNode(SAI + "actuatesState"), state, None))
+    both = isinstance(other, ox.NamedNode) and state is not None and state in f.objects(other.value,
+                                                                                      SAI + "actuatesState")
     verb = "also actuates" if both else "observes"
     ratio = ""
     mine_v, theirs_v = b.get("myPeriod"), b.get("theirPeriod")
@@ -719,8 +738,8 @@ def _f_ttft(s: Sentence, f: Facts, d: str, component: str):
 
 def _tightest_tpot(s: Sentence, f: Facts, pool: str) -> str | None:
     best = None
-    for q in f.store.quads_for_pattern(None, ox.NamedNode(SAI + "servedBy"), ox.NamedNode(pool), None):
-        slo = f.iri(q.subject.value, SAI + "hasSLO")
+    for subject in f.subjects(SAI + "servedBy", pool):
+        slo = f.iri(subject.value, SAI + "hasSLO")
         value = f.number(slo, SAI + "tpotTargetMs")
         if value is not None and (best is None or (value, slo) < (best[1], best[0])):  # ties: not store order
             best = (slo, value)
@@ -1027,15 +1046,26 @@ def headline(facts: Facts, diagnosis) -> Headline:
                     confirm + "." if confirm else "", signature, metrics)
 
 
-def attach(reasoning: Reasoning, found: list) -> None:
-    """Give each diagnosis its headline, figures, effect and confirmation (in place)."""
-    facts = Facts(reasoning)
-    facts.evidence = all_evidence(facts)
-    for diagnosis in found:
-        h = headline(facts, diagnosis)
-        diagnosis.headline = h.sentence
-        diagnosis.figures = [fig.to_json() for fig in h.figures]
-        diagnosis.effect = h.effect
-        diagnosis.confirm = h.confirm
-        diagnosis.signature = h.signature
-        diagnosis.metrics = h.metrics
+def attach(facts: Facts, diagnosis) -> None:
+    """Give a diagnosis its headline, figures, effect and confirmation (in place)."""
+    if facts.evidence is None:
+        facts.evidence = all_evidence(facts)
+    h = headline(facts, diagnosis)
+    diagnosis.headline = h.sentence
+    diagnosis.figures = [fig.to_json() for fig in h.figures]
+    diagnosis.effect = h.effect
+    diagnosis.confirm = h.confirm
+    diagnosis.signature = h.signature
+    diagnosis.metrics = h.metrics
+
+
+def touched_by(triples) -> set[int]:
+    """What changed triples make a recorded read stale (`Facts.reads`): by subject, by object, by scan."""
+    found: set[int] = set()
+    for t in triples:
+        p = t.predicate.value
+        found.add(hash(("s", t.subject.value, p)))
+        found.add(hash(("p", p)))
+        if isinstance(t.object, ox.NamedNode):
+            found.add(hash(("o", t.object.value, p)))
+    return found

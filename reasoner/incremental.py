@@ -27,6 +27,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import Counter
+from itertools import chain
 from dataclasses import dataclass, fields
 
 import pyoxigraph as ox
@@ -37,6 +38,7 @@ from .description import Description
 from .engine import (MAX_ALTERNATIVES, RDF_TYPE, Reasoning, _apply, _cell_index, _conclusion_terms, _conclusions,
                      _evaluate, _fixpoint, _infer, _Lookahead, _touches, asserted_key)
 from .focus_paths import reached
+from .headlines import touched_by
 from .provenance import to_ox, triple_key
 from .rules import ANY, Rule, RuleBase, matches
 
@@ -107,6 +109,7 @@ def _update(reasoning: Reasoning, description: Description) -> Update:
         if key is not None and provenance.has(key):  # asserted now: derived no more, as in a full run
             provenance.set_refs(key, [])
             store.remove(_quad(t, inferred))
+            changes.touched.add(key)
 
     no_longer_asserted = _by_predicate(removed)
     forced: dict[str, set[int]] = {}  # rule id -> keys of triples it may have derivations of that had no room
@@ -134,6 +137,9 @@ def _update(reasoning: Reasoning, description: Description) -> Update:
                     forced.setdefault(rule_id, set()).update(keys)
             lookahead.completed(stratum)
     reasoning.cells = _cell_index()
+    if reasoning.touched is not None:  # what the diagnoses read again (diagnoses.py)
+        terms = provenance.terms
+        reasoning.touched |= touched_by(chain(added, removed, (terms.triple(k) for k in changes.touched)))
     net = changes.net.values()
     return Update(len(added), len(removed), sum(present for present, _ in net),
                   sum(not present for present, _ in net), tuple(rerun), time.perf_counter() - started,
@@ -176,6 +182,7 @@ class _Changes:
         self.predicates: dict[str, ox.NamedNode] = {}
         self.constants: dict = {}
         self.instances: dict[str, int] = {}  # target class -> its instances, when the update first asked
+        self.touched: set[int] = set()  # keys of the triples whose presence or derivations a re-run may have changed
         for t in added:
             self._edited(t, True)
         for t in removed:
@@ -373,6 +380,8 @@ class _Changes:
         store, graph, provenance = reasoning.store, reasoning.inferred_graph, reasoning.derivations
         terms = provenance.terms
         last = max(self.position[id(r)] for r in stratum)
+        self.touched.update(before)
+        self.touched.update(terms.key(quad.triple) for quad in log)
         forced: dict[str, set[int]] = {}
         for key, known in before.items():
             now = provenance.refs(key)

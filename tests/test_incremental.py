@@ -292,3 +292,34 @@ def test_an_explainer_made_before_an_update_cites_the_edited_description():
     cited = {leaf.source.get("line") for iri in after for leaf in fresh.explain_diagnosis(iri).leaves()
              if leaf.kind == "asserted" and leaf.statement["value"] == "3900"}
     assert cited == {text.splitlines().index("    value: 3400") + 1 + 2}
+
+
+def test_after_an_update_only_the_diagnoses_whose_facts_changed_are_read_again(monkeypatch):
+    from sortai.reasoner import diagnoses as diagnoses_module
+
+    scenario = next(s for s in SCENARIOS if s.name == "measurement-only")
+    description = load_file(scenario / "description.yaml")
+    reasoning = infer(description)
+    first = diagnoses(reasoning)
+    read = []
+    original = diagnoses_module._read
+    monkeypatch.setattr(diagnoses_module, "_read", lambda r, node, facts: read.append(node.value) or
+                        original(r, node, facts))
+    assert [d.to_json() for d in diagnoses(reasoning)] == [d.to_json() for d in first]
+    assert read == []  # nothing changed: every record is the one read before
+    first[0].headline, first[0].figures[:] = "changed by the caller", []
+    assert diagnoses(reasoning)[0].headline != "changed by the caller"  # the kept record is the reader's own copy
+
+    result_predicate = "http://www.w3.org/ns/sosa/hasSimpleResult"
+    i = next(i for i, t in enumerate(description.triples) if t.predicate.value == result_predicate)
+    old = description.triples[i]
+    triples = list(description.triples)
+    triples[i] = ox.Triple(old.subject, old.predicate, ox.Literal(repr(float(old.object.value) * 3),
+                                                                  datatype=old.object.datatype))
+    edited = replace(description, triples=triples)
+    update(reasoning, edited)
+    after = [d.to_json() for d in diagnoses(reasoning)]
+    read_again = len(read)
+    assert after == [d.to_json() for d in diagnoses(infer(edited))]
+    assert after != [d.to_json() for d in first]  # the measurement's number is in a headline
+    assert 0 < read_again < len(after)  # those that read the measurement, not all
