@@ -47,6 +47,9 @@ class Reach:
 class FocusPaths:
     body: tuple[Reach, ...]  # what an edited triple reaches through what the body matches
     template: tuple[Reach, ...]  # what a triple no longer asserted reaches: the rows that may now conclude it
+    # Whether a focused re-run may restrict the subqueries that project ?this as well (`_Walker._subquery`):
+    # Oxigraph evaluates a subquery in full before joining it.
+    restrict_subqueries: bool = False
 
 
 def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str) -> FocusPaths | None:
@@ -64,7 +67,7 @@ def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str) ->
         return None
     body = [_reach(t, context, local) for t, context, local in walker.found]
     body.append(_reach(focus, [focus], True))
-    return FocusPaths(tuple(body), tuple(_reach(t, root, True) for t in template))
+    return FocusPaths(tuple(body), tuple(_reach(t, root, True) for t in template), walker.restrictable)
 
 
 class _Unknown(Exception):
@@ -84,6 +87,7 @@ class _Walker:
         self.found: list[tuple[tuple, list[tuple], bool]] = []
         self.scopes = count(1)
         self.focus = [focus]  # `?this a <class>`: every row matches it
+        self.restrictable = True  # every subquery that projects ?this may be restricted to the focus nodes
 
     def required(self, node, rename) -> list[tuple]:
         """Patterns every solution of `node` matches (a subset is safe)."""
@@ -167,6 +171,13 @@ class _Walker:
         def inner(variable):
             return rename(variable) if variable in projected else rdflib.Variable(f"{variable}@{scope}")
 
+        if THIS in node.PV:
+            # Restricting this subquery to the focus nodes too (VALUES ?this inside it) drops only rows that no
+            # final row can use: its ?this is the focus node's (every enclosing subquery projects it), bound on
+            # each of its rows, and no LIMIT picks among them.
+            certain = any(THIS in (t[0], t[2]) for t in self.required(node.p, inner))
+            if not (THIS in projected and rename(THIS) == THIS and local and certain):
+                self.restrictable = False
         self.walk(node.p, context, inner, local)
 
     def _expression(self, expression, context, rename, local) -> None:

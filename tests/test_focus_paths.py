@@ -97,3 +97,21 @@ def test_a_distinct_subquery_shares_only_what_it_projects():
 def test_a_blank_node_in_the_body_leaves_the_rule_to_full_re_runs():
     parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?x }} WHERE {{ ?this :has [ :v ?x ] }}")
     assert analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing") is None
+
+
+def _restrictable(where: str) -> bool:
+    parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?x }} WHERE {{ {where} }}")
+    return analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing").restrict_subqueries
+
+
+def test_a_subquery_may_be_restricted_to_the_focus_nodes_only_where_it_cannot_change_their_rows():
+    grouped = "{ SELECT ?this (SUM(?v) AS ?s) WHERE { ?this :p ?v } GROUP BY ?this }"
+    assert _restrictable(f"?this :a ?x . {grouped}")
+    assert _restrictable(f"?this :a ?x . OPTIONAL {{ {grouped} ?this :b ?y }}")  # joined on ?this all the same
+    # ?this bound on some of its rows only: restricted, an unbound row would be bound to each focus node
+    assert not _restrictable("?this :a ?x . { SELECT ?this WHERE { { ?this :p ?v } UNION { ?w :q ?v } } }")
+    # LIMIT picks among all its rows
+    assert not _restrictable("?this :a ?x . { SELECT ?this WHERE { ?this :p ?v } LIMIT 5 }")
+    # inside a subquery that does not project ?this, its ?this is any node: a count over all of them
+    assert not _restrictable("?this :a ?x . { SELECT (COUNT(?this) AS ?n) WHERE { { SELECT ?this WHERE "
+                             "{ ?this :p ?v } } } }")
