@@ -50,6 +50,9 @@ class FocusPaths:
     # Whether a focused re-run may restrict the subqueries that project ?this as well (`_Walker._subquery`):
     # Oxigraph evaluates a subquery in full before joining it.
     restrict_subqueries: bool = False
+    # Template variables every row binds by BIND(IRI(CONCAT(...))): the string parts each such IRI contains (a
+    # triple without them is not the rule's to conclude).
+    minted: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str) -> FocusPaths | None:
@@ -67,7 +70,8 @@ def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str) ->
         return None
     body = [_reach(t, context, local) for t, context, local in walker.found]
     body.append(_reach(focus, [focus], True))
-    return FocusPaths(tuple(body), tuple(_reach(t, root, True) for t in template), walker.restrictable)
+    return FocusPaths(tuple(body), tuple(_reach(t, root, True) for t in template), walker.restrictable,
+                      tuple(sorted(_minted(algebra).items())))
 
 
 class _Unknown(Exception):
@@ -201,6 +205,33 @@ class _Walker:
             raise _Unknown("a blank node in a pattern (a variable that is not named)")
         return (rename(s) if isinstance(s, rdflib.Variable) else s, p,
                 rename(o) if isinstance(o, rdflib.Variable) else o)
+
+
+def _minted(node) -> dict[str, tuple[str, ...]]:
+    """Variables bound by BIND (IRI (CONCAT (...))) on every row: along Join, Filter, Extend and the left side of an
+    OPTIONAL or MINUS from the root, never inside a UNION branch, an OPTIONAL or a subquery."""
+    found: dict[str, tuple[str, ...]] = {}
+    pending = [node]
+    while pending:
+        node = pending.pop()
+        if not isinstance(node, CompValue):
+            continue
+        name = node.name
+        if name == "Extend":
+            expression = node.expr
+            if isinstance(expression, CompValue) and expression.name == "Builtin_IRI":
+                argument = expression.arg
+                parts = argument.arg if isinstance(argument, CompValue) and argument.name == "Builtin_CONCAT" \
+                    else [argument]
+                found[str(node.var)] = tuple(str(p) for p in parts if isinstance(p, rdflib.Literal))
+            pending.append(node.p)
+        elif name in ("Project", "Filter", "Distinct", "Reduced", "OrderBy"):
+            pending.append(node.p)
+        elif name == "Join":
+            pending += [node.p1, node.p2]
+        elif name in ("LeftJoin", "Minus"):
+            pending.append(node.p1)
+    return found
 
 
 def _find(node, name: str) -> CompValue | None:

@@ -288,6 +288,7 @@ class _Changes:
         """The focus nodes (term ids) whose rows conclude these triples, kept or not: the body, joined with the
         values each template pattern gives its variables (one evaluation). None where that cannot be asked."""
         terms = self.reasoning.derivations.terms
+        minted = dict(rule.focus_paths.minted) if rule.focus_paths is not None else {}
         found: set[int] = set()
         rows: set[tuple] = set()  # (variable, term) pairs of one instance of a template pattern
         for pattern in rule.template:
@@ -295,8 +296,12 @@ class _Changes:
                 values = []
                 for term, value in ((pattern.s, t.subject), (pattern.p, t.predicate), (pattern.o, t.object)):
                     if isinstance(term, rdflib.Variable):
+                        parts = minted.get(str(term))
+                        if parts is not None and not (isinstance(value, ox.NamedNode)
+                                                      and all(part in value.value for part in parts)):
+                            break  # an IRI the rule's BIND cannot make
                         values.append((str(term), value))
-                    elif to_ox(term) != value:
+                    elif self._constant(term) != value:
                         break
                 else:
                     if not values:

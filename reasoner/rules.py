@@ -149,7 +149,7 @@ def _cached(files: tuple[Path, ...], strict: bool) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"7"
+CACHE_VERSION = b"8"
 
 
 def _cache_dir() -> Path:

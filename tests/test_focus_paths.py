@@ -115,3 +115,15 @@ def test_a_subquery_may_be_restricted_to_the_focus_nodes_only_where_it_cannot_ch
     # inside a subquery that does not project ?this, its ?this is any node: a count over all of them
     assert not _restrictable("?this :a ?x . { SELECT (COUNT(?this) AS ?n) WHERE { { SELECT ?this WHERE "
                              "{ ?this :p ?v } } } }")
+
+
+def test_an_iri_minted_on_every_row_names_the_strings_it_contains():
+    def minted(where: str) -> dict:
+        parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?c :about ?this }} WHERE {{ {where} }}")
+        return dict(analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing").minted)
+
+    assert minted('?this :a ?m . BIND (IRI(CONCAT(STR(?this), "/condition/", STR(?m), "/x")) AS ?c)') == {
+        "c": ("/condition/", "/x")}
+    # bound in one branch only: a row of the other branch may bind ?c to anything
+    assert minted('?this :a ?m . { BIND (IRI(CONCAT(STR(?this), "/c")) AS ?c) } UNION { ?this :b ?c }') == {}
+    assert minted('?this :a ?m . OPTIONAL { ?this :b ?n BIND (IRI(CONCAT(STR(?n), "/c")) AS ?c) }') == {}
