@@ -89,9 +89,11 @@ class Facts:
         self._seen: dict[tuple[str, str], list] = {}  # the store no longer changes: each lookup is made once
         self.evidence: dict[str, list] | None = None  # all_evidence(), when every diagnosis is wanted
         self.indications: dict[str, list[str]] = {}  # all_evidence(): diagnosis -> every indication it derives from
+        self._models: dict[str, tuple[list[str], list[str]]] = {}  # pool -> (its nodes, their models)
         self._paths: dict[str, set[str]] | None = None
         # What a diagnosis's record read, while diagnoses.py records it: hashes of ("s", subject, predicate),
-        # ("o", object, predicate) and ("p", predicate) for a scan, as `touched_by` names a changed triple.
+        # ("s", subject) for all it says, ("o", object, predicate) and ("p", predicate) for a scan, as
+        # `touched_by` names a changed triple (a hash that collides only makes a record read again).
         self.reads: set[int] | None = None
 
     def read(self, *what: str) -> None:
@@ -99,7 +101,9 @@ class Facts:
             self.reads.add(hash(what))
 
     def objects(self, subject: str, predicate: str) -> list:
-        self.read("s", subject, predicate)
+        reads = self.reads
+        if reads is not None:
+            reads.add(hash(("s", subject, predicate)))
         key = (subject, predicate)
         found = self._seen.get(key)
         if found is None:
@@ -154,7 +158,16 @@ class Facts:
         return "", {}
 
     def models_of(self, pool: str) -> list[str]:
-        return sorted({m for node in self.iris(pool, SAI + "servesFrom") for m in self.iris(node, SAI + "acceleratorModel")})
+        found = self._models.get(pool)
+        if found is None:
+            nodes = self.iris(pool, SAI + "servesFrom")
+            models = sorted({m for n in nodes for m in self.iris(n, SAI + "acceleratorModel")})
+            found = self._models[pool] = (nodes, models)
+        elif self.reads is not None:  # what the first call read, read again
+            self.read("s", pool, SAI + "servesFrom")
+            for node in found[0]:
+                self.read("s", node, SAI + "acceleratorModel")
+        return found[1]
 
     def subjects(self, predicate: str, object_: str) -> list:
         self.read("o", object_, predicate)
@@ -300,16 +313,11 @@ def all_evidence(facts: Facts) -> dict[str, list[Evidence]]:
     return lines
 
 
-EVIDENCE_PREDICATES = tuple(SAI + p for p in ("evidenceKind", "severityScore", "concerns", "viaCondition",
-                                              "viaMeasurement"))
-
-
 def evidence_of(facts: Facts, diagnosis: str) -> list[Evidence]:
     if facts.evidence is not None:
         facts.read("s", diagnosis, PROV_DERIVED)
         for indication in facts.indications.get(diagnosis, ()):
-            for predicate in EVIDENCE_PREDICATES:
-                facts.read("s", indication, predicate)
+            facts.read("s", indication)  # all it says (a line of evidence is made of five of its properties)
         return [replace(e, measurements=sorted(e.measurements)) for e in facts.evidence.get(diagnosis, [])]
     found = []
     for indication in facts.iris(diagnosis, PROV_DERIVED):
@@ -1063,8 +1071,9 @@ def touched_by(triples) -> set[int]:
     """What changed triples make a recorded read stale (`Facts.reads`): by subject, by object, by scan."""
     found: set[int] = set()
     for t in triples:
-        p = t.predicate.value
-        found.add(hash(("s", t.subject.value, p)))
+        p, subject = t.predicate.value, t.subject.value
+        found.add(hash(("s", subject, p)))
+        found.add(hash(("s", subject)))
         found.add(hash(("p", p)))
         if isinstance(t.object, ox.NamedNode):
             found.add(hash(("o", t.object.value, p)))
