@@ -48,14 +48,17 @@ class FocusPaths:
     body: tuple[Reach, ...]  # what an edited triple reaches through what the body matches
     template: tuple[Reach, ...]  # what a triple no longer asserted reaches: the rows that may now conclude it
     # Whether a focused re-run may restrict the subqueries that project ?this as well (`_Walker._subquery`):
-    # Oxigraph evaluates a subquery in full before joining it.
+    # Oxigraph evaluates a subquery in full before joining it. Then `subqueries_of_this` is how many project it
+    # first, which the text must show as many times (`incremental._focused_select`).
     restrict_subqueries: bool = False
+    subqueries_of_this: int = 0
     # Template variables every row binds by BIND(IRI(CONCAT(...))): the string parts each such IRI contains (a
     # triple without them is not the rule's to conclude).
     minted: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str) -> FocusPaths | None:
+def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str,
+            base: str | None = None) -> FocusPaths | None:
     """The chains of a rule whose focus is `?this a target_class` (the product's rules); None where the body holds
     something this analysis does not know (a property path, a variable predicate, GRAPH, SERVICE)."""
     focus = (THIS, rdflib.RDF.type, rdflib.URIRef(target_class))
@@ -70,8 +73,10 @@ def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str) ->
         return None
     body = [_reach(t, context, local) for t, context, local in walker.found]
     body.append(_reach(focus, [focus], True))
+    # Under a BASE, IRI() resolves a relative string, dot segments and all: what it makes need not contain the parts.
+    minted = {} if base else _minted(algebra)
     return FocusPaths(tuple(body), tuple(_reach(t, root, True) for t in template), walker.restrictable,
-                      tuple(sorted(_minted(algebra).items())))
+                      walker.subqueries_of_this, tuple(sorted(minted.items())))
 
 
 class _Unknown(Exception):
@@ -92,6 +97,7 @@ class _Walker:
         self.scopes = count(1)
         self.focus = [focus]  # `?this a <class>`: every row matches it
         self.restrictable = True  # every subquery that projects ?this may be restricted to the focus nodes
+        self.subqueries_of_this = 0  # those that project ?this first
 
     def required(self, node, rename) -> list[tuple]:
         """Patterns every solution of `node` matches (a subset is safe)."""
@@ -176,12 +182,17 @@ class _Walker:
             return rename(variable) if variable in projected else rdflib.Variable(f"{variable}@{scope}")
 
         if THIS in node.PV:
-            # Restricting this subquery to the focus nodes too (VALUES ?this inside it) drops only rows that no
-            # final row can use: its ?this is the focus node's (every enclosing subquery projects it), bound on
-            # each of its rows, and no LIMIT picks among them.
-            certain = any(THIS in (t[0], t[2]) for t in self.required(node.p, inner))
-            if not (THIS in projected and rename(THIS) == THIS and local and certain):
+            # Restricting this subquery to the focus nodes too (VALUES ?this first in its group) drops only rows
+            # that no final row can use: its ?this is the focus node's (every enclosing subquery projects it),
+            # the group's first triples bind it (so the VALUES is a filter on them, before any OPTIONAL, MINUS
+            # or BIND), and no LIMIT picks among its rows. `_focused_select` finds such a subquery by its text,
+            # `SELECT ?this ...`: ?this projected first, as counted here.
+            first = _first_triples(node.p)
+            if not (THIS in projected and rename(THIS) == THIS and local and first is not None
+                    and any(THIS in (t[0], t[2]) for t in first)):
                 self.restrictable = False
+            if node.PV and node.PV[0] == THIS:
+                self.subqueries_of_this += 1
         self.walk(node.p, context, inner, local)
 
     def _expression(self, expression, context, rename, local) -> None:
@@ -205,6 +216,22 @@ class _Walker:
             raise _Unknown("a blank node in a pattern (a variable that is not named)")
         return (rename(s) if isinstance(s, rdflib.Variable) else s, p,
                 rename(o) if isinstance(o, rdflib.Variable) else o)
+
+
+def _first_triples(node) -> list | None:
+    """The triples a group starts with: its leftmost triple block, down the left of joins, OPTIONALs, MINUS,
+    FILTER, BIND, grouping and projection. None if it starts otherwise (a UNION, a subquery, VALUES)."""
+    while isinstance(node, CompValue):
+        name = node.name
+        if name in ("BGP", "TriplesBlock"):
+            return list(node.triples)
+        if name in ("Join", "LeftJoin", "Minus"):
+            node = node.p1
+        elif name in ("Filter", "Extend", "Distinct", "Reduced", "OrderBy", "Group", "AggregateJoin", "Project"):
+            node = node.p
+        else:
+            return None
+    return None
 
 
 def _minted(node) -> dict[str, tuple[str, ...]]:

@@ -478,7 +478,8 @@ def _by_predicate(triples) -> dict[str, list[ox.Triple]]:
     return found
 
 
-_SUBQUERY_OF_THIS = re.compile(r"SELECT\s+(?:DISTINCT\s+|REDUCED\s+)?\?this\b[^{}]*?WHERE\s*\{", re.IGNORECASE)
+# Keywords in any case, the variable exactly: `?This` is another variable.
+_SUBQUERY_OF_THIS = re.compile(r"(?i:SELECT)\s+(?:(?i:DISTINCT|REDUCED)\s+)?[?$]this\b[^{}]*?(?:(?i:WHERE)\s*)?\{")
 
 
 def _focused_select(rule: Rule, focus: set[ox.NamedNode]) -> str:
@@ -490,8 +491,11 @@ def _focused_select(rule: Rule, focus: set[ox.NamedNode]) -> str:
     select = rule.select
     at = select.index("SELECT * WHERE {") + len("SELECT * WHERE {")
     head, body = select[:at], select[at:]
-    if rule.focus_paths is not None and rule.focus_paths.restrict_subqueries:
-        body = _SUBQUERY_OF_THIS.sub(lambda m: m.group(0) + " " + values, body)
+    paths = rule.focus_paths
+    if paths is not None and paths.restrict_subqueries and paths.subqueries_of_this:
+        restricted, found = _SUBQUERY_OF_THIS.subn(lambda m: m.group(0) + " " + values, body)
+        if found == paths.subqueries_of_this:  # else the text says it elsewhere too (a string, a comment)
+            body = restricted
     return f"{head} {values}{body}"
 
 

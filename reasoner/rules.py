@@ -149,7 +149,7 @@ def _cached(files: tuple[Path, ...], strict: bool) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"8"
+CACHE_VERSION = b"9"
 
 
 def _cache_dir() -> Path:
@@ -246,7 +246,8 @@ def _rule(graph: rdflib.Graph, node, files: list[Path], strict: bool = True, ind
         file=where.file, order=float(order) if order is not None else 0.0,
         focus_ask=None if strict or uses_this else f"{header}\nASK {{ {_focus_text(targets)} }}",
         # Foreign rules find their focus nodes through subclasses (and other targets): always re-run in full.
-        focus_paths=focus_paths.analyse(parsed.algebra.p, parsed.algebra.template, str(target)) if strict else None,
+        focus_paths=focus_paths.analyse(parsed.algebra.p, parsed.algebra.template, str(target),
+                                        parsed.prologue.base) if strict else None,
     )
     # Refining reads and writes by subject class is sound only where classes are disjoint, as the product's
     # ontology declares them; a foreign rule file promises no such thing.

@@ -127,3 +127,48 @@ def test_an_iri_minted_on_every_row_names_the_strings_it_contains():
     # bound in one branch only: a row of the other branch may bind ?c to anything
     assert minted('?this :a ?m . { BIND (IRI(CONCAT(STR(?this), "/c")) AS ?c) } UNION { ?this :b ?c }') == {}
     assert minted('?this :a ?m . OPTIONAL { ?this :b ?n BIND (IRI(CONCAT(STR(?n), "/c")) AS ?c) }') == {}
+    # under a BASE, IRI("../c/x") resolves the dot segments away: the string is not in the IRI
+    parsed = prepareQuery(f'BASE <{EX}base/x/> PREFIX : <{EX}> CONSTRUCT {{ ?c :about ?this }} WHERE '
+                          '{ ?this :a ?m . BIND (IRI(CONCAT("../c/", STR(?m))) AS ?c) }')
+    assert analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing", parsed.prologue.base).minted == ()
+
+
+def test_a_subquery_is_restricted_only_where_the_triples_it_starts_with_bind_this():
+    # VALUES ?this goes first in the subquery's group: before an OPTIONAL, MINUS or BIND that comes first, it would
+    # change what they see; after triples that bind ?this it only filters them.
+    assert _restrictable("?this :a ?x . { SELECT ?this ?v WHERE { ?this :p ?v OPTIONAL { ?this :q ?w } } }")
+    assert not _restrictable("?this :a ?x . { SELECT ?this ?v WHERE { OPTIONAL { ?this :q ?w } ?this :p ?v } }")
+    assert not _restrictable("?this :a ?x . { SELECT ?this ?s WHERE { BIND (STR(?this) AS ?s) ?this :p ?v } }")
+    assert not _restrictable("?this :a ?x . { SELECT ?this ?v WHERE { MINUS { ?this :q ?w } ?this :p ?v } }")
+    assert not _restrictable("?this :a ?x . { SELECT ?this ?x WHERE { ?x :kind :K OPTIONAL { ?this :q ?x } "
+                             "?this :r ?x } }")
+
+
+def test_the_focused_body_restricts_subqueries_only_where_its_text_shows_them_as_the_analysis_counted():
+    from dataclasses import replace as replaced
+
+    import pyoxigraph as ox
+
+    from sortai.reasoner.incremental import _focused_select
+    from sortai.reasoner.rules import Pattern, Rule
+
+    def rule(where: str) -> Rule:
+        parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?v }} WHERE {{ {where} }}")
+        paths = analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing")
+        return Rule(iri=EX + "r", rule_id="X", label="", comment="", sections=(), layer=None, source_domain=None,
+                    formula=None, target_class=EX + "Thing", construct="",
+                    select=f"PREFIX : <{EX}>\nSELECT * WHERE {{ ?this a <{EX}Thing> . {where} }}",
+                    template=(Pattern(None, None, None, "template"),), patterns=(), aggregates=False, file="",
+                    focus_paths=paths)
+
+    focus = {ox.NamedNode(EX + "f")}
+    grouped = rule("{ SELECT ?this (COUNT(?v) AS ?n) WHERE { ?this :p ?v } GROUP BY ?this }")
+    assert _focused_select(grouped, focus).count("VALUES ?this") == 2
+    # `?This` is another variable: its subquery is not the focus node's
+    other = rule("?this :r ?This . { SELECT ?This (COUNT(?v) AS ?n) WHERE { ?This :p ?v } GROUP BY ?This }")
+    assert _focused_select(other, focus).count("VALUES ?this") == 1
+    # the text says it once more than the algebra has it (a string): nothing but the top is restricted
+    quoted = rule('?this :p ?v ; :name ?n FILTER (?n != "SELECT ?this WHERE {") '
+                  "{ SELECT ?this WHERE { ?this :p ?w } }")
+    assert _focused_select(quoted, focus).count("VALUES ?this") == 1
+    assert _focused_select(replaced(quoted, focus_paths=None), focus).count("VALUES ?this") == 1
