@@ -409,8 +409,10 @@ class _Changes:
         store, graph, provenance = reasoning.store, reasoning.inferred_graph, reasoning.derivations
         terms = provenance.terms
         last = max(self.position[id(r)] for r in stratum)
-        self.touched.update(before)
-        self.touched.update(terms.key(quad.triple) for quad in log)
+        for key, known in before.items():  # what the diagnoses read again: derivations that differ, not new refs
+            if not _same_derivations(provenance, known, provenance.refs(key)):
+                self.touched.add(key)
+        self.touched.update(k for k in (terms.key(quad.triple) for quad in log) if k not in before)
         forced: dict[str, set[int]] = {}
         for key, known in before.items():
             now = provenance.refs(key)
@@ -469,6 +471,13 @@ class _Changes:
         if found is None:
             found = self.constants[term] = to_ox(term)
         return found
+
+
+def _same_derivations(provenance, known: list[int], now: list[int]) -> bool:
+    """Whether two lists of derivations say the same (rule, rows, rows left out), whatever their refs."""
+    return len(known) == len(now) and all(
+        provenance.rule_of(a) is provenance.rule_of(b) and provenance.row_ids(a) == provenance.row_ids(b)
+        and provenance.omitted.get(a, 0) == provenance.omitted.get(b, 0) for a, b in zip(known, now))
 
 
 def _by_predicate(triples) -> dict[str, list[ox.Triple]]:
