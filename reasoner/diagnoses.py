@@ -118,16 +118,6 @@ class Diagnosis:
         return asdict(self)
 
 
-def _objects(store: ox.Store, subject: ox.NamedNode, predicate: str, facts) -> list:
-    facts.read("s", subject.value, predicate)
-    return [q.object for q in store.quads_for_pattern(subject, ox.NamedNode(predicate), None, None)]
-
-
-def _one(store: ox.Store, subject: ox.NamedNode, predicate: str, facts):
-    values = _objects(store, subject, predicate, facts)
-    return min(values, key=lambda v: v.value) if values else None  # as `Facts.one`: not the store's first
-
-
 def diagnoses(reasoning: Reasoning) -> list[Diagnosis]:
     """Every diagnosis, ranked. After an incremental update only those whose record read something the update
     changed are read again (`Reasoning.touched`); the others are the records read before."""
@@ -163,20 +153,21 @@ def diagnoses(reasoning: Reasoning) -> list[Diagnosis]:
 def _read(reasoning: Reasoning, node: ox.NamedNode, facts) -> Diagnosis | None:
     from .headlines import attach
 
-    store, name = reasoning.store, reasoning.description.element_name
-    mode = _one(store, node, SAI + "mode", facts)
+    name, subject = reasoning.description.element_name, node.value
+    # Through `Facts`, which records what each record reads (`Facts.reads`)
+    mode = facts.one(subject, SAI + "mode")
     kind = "mode"
     if mode is None:
-        mode, kind = _one(store, node, SAI + "findingKind", facts), "finding"
+        mode, kind = facts.one(subject, SAI + "findingKind"), "finding"
     if mode is None:
         return None  # not a diagnosis the rules completed (an edited rule base can leave one half-made)
-    component = _one(store, node, SAI + "concerns", facts)
-    severity = _one(store, node, SAI + "severity", facts)
-    score = _one(store, node, SAI + "severityScore", facts)
-    confidence = _one(store, node, SAI + "confidence", facts)
-    facts.read("s", node.value, RDF_TYPE.value)  # its routes: the derivations of its type
+    component = facts.one(subject, SAI + "concerns")
+    severity = facts.one(subject, SAI + "severity")
+    score = facts.one(subject, SAI + "severityScore")
+    confidence = facts.one(subject, SAI + "confidence")
+    facts.read("s", subject, RDF_TYPE.value)  # its routes: the derivations of its type
     derivations = reasoning.derivations.get(ox.Triple(node, RDF_TYPE, ox.NamedNode(SAI + "Diagnosis")), [])
-    objects = lambda predicate: _objects(store, node, SAI + predicate, facts)  # noqa: E731
+    objects = lambda predicate: facts.objects(subject, SAI + predicate)  # noqa: E731
     diagnosis = Diagnosis(
         iri=node.value, id=name(node.value), mode=mode.value.rsplit("#", 1)[-1], mode_label=label(mode.value),
         kind=kind, component=name(component.value), component_iri=component.value,

@@ -102,7 +102,7 @@ class Facts:
 
     def objects(self, subject: str, predicate: str) -> list:
         reads = self.reads
-        if reads is not None:
+        if reads is not None:  # `read`, inline: the most frequent read of all
             reads.add(hash(("s", subject, predicate)))
         key = (subject, predicate)
         found = self._seen.get(key)

@@ -41,7 +41,7 @@ from .engine import (MAX_ALTERNATIVES, RDF_TYPE, Reasoning, _apply, _cell_index,
 from .focus_paths import reached
 from .headlines import touched_by
 from .provenance import to_ox, triple_key
-from .rules import ANY, Rule, RuleBase, matches
+from .rules import ANY, SELECT_ALL, Rule, RuleBase, matches
 
 
 # Above this share of the rule base reachable from an edit (by stratification) and re-run in full wherever reached
@@ -315,7 +315,7 @@ class _Changes:
         variables = sorted({name for row in rows for name, _ in row})
         table = " ".join("(" + " ".join(str(dict(row).get(v, "UNDEF")) for v in variables) + ")"
                          for row in sorted(rows, key=str))
-        query = rule.select.replace("SELECT * WHERE {", "SELECT DISTINCT ?this WHERE {", 1) + \
+        query = rule.select.replace(SELECT_ALL, "SELECT DISTINCT ?this WHERE {", 1) + \
             f"\nVALUES ({' '.join('?' + v for v in variables)}) {{ {table} }}"
         for solution in self.reasoning.store.query(query, use_default_graph_as_union=True):
             this = solution["this"]
@@ -326,49 +326,46 @@ class _Changes:
 
     def _keys_of(self, rule: Rule, ids: set[int]) -> set[int]:
         """The keys of the triples the rule's rows for these focus nodes (term ids) conclude: from the index where
-        there is one, else from the rows the provenance holds whose ?this is one of them."""
+        there is one, else from the rows the provenance holds."""
         index = self.concluded.get(rule.rule_id)
         if index is not None:
             return set().union(*(index.get(f, ()) for f in ids))
-        found: set[int] = set()
-        provenance = self.reasoning.derivations
-        for application in provenance.applications:
-            names = application.names
-            if application.rule is not rule or not application.rows or "this" not in names:
-                continue
-            width, cells = len(names), application.cells
-            column = cells[names.index("this"):application.rows * width:width]
-            hits = [i for i, v in enumerate(column) if v in ids]
-            if hits:
-                conclude = _conclusion_terms(rule.template, {n: i for i, n in enumerate(names)}, provenance.terms)
-                for i in hits:
-                    flat = conclude(tuple(cells[i * width:(i + 1) * width]))
-                    found.update(triple_key(flat[j], flat[j + 1], flat[j + 2]) for j in range(0, len(flat), 3))
-        return found
+        return {key for _, keys in self._row_conclusions(rule, ids) for key in keys}
 
     def _concluded(self, rule: Rule) -> dict[int | None, set[int]]:
         """The focus node of each of the rule's rows (its term id; None for a body without ?this) -> the keys of the
-        triples those rows conclude. Made the first time an update needs it, from the rows the provenance holds
-        (every derivation's), then kept by the updates: it may name triples no longer derived, never miss one."""
+        triples those rows conclude. Made the first time an update needs it, then kept by the updates: it may
+        name triples no longer derived, never miss one."""
         index = self.concluded.get(rule.rule_id)
-        if index is not None:
-            return index
-        index = self.concluded[rule.rule_id] = {}
+        if index is None:
+            index = self.concluded[rule.rule_id] = {}
+            for focus, keys in self._row_conclusions(rule):
+                index.setdefault(focus, set()).update(keys)
+        return index
+
+    def _row_conclusions(self, rule: Rule, ids: set[int] | None = None):
+        """(focus node id or None, keys it concludes) of each row the provenance holds of the rule (every kept
+        derivation's), or only of the rows whose ?this is one of `ids`."""
         provenance = self.reasoning.derivations
         for application in provenance.applications:
-            if application.rule is not rule or not application.rows:
-                continue
             names = application.names
-            conclude = _conclusion_terms(rule.template, {n: i for i, n in enumerate(names)}, provenance.terms)
+            if application.rule is not rule or not application.rows or (ids is not None and "this" not in names):
+                continue
+            width, cells = len(names), application.cells
             at = names.index("this") if "this" in names else None
-            width = len(names)
-            cells = application.cells
-            for start in range(0, application.rows * width, width) if width else [0]:
+            if ids is None:
+                starts = range(0, application.rows * width, width) if width else [0]
+            else:
+                column = cells[at:application.rows * width:width]
+                starts = [i * width for i, v in enumerate(column) if v in ids]
+            if not starts:
+                continue
+            conclude = _conclusion_terms(rule.template, {n: i for i, n in enumerate(names)}, provenance.terms)
+            for start in starts:
                 row = tuple(cells[start:start + width])
                 flat = conclude(row)
-                index.setdefault(None if at is None else row[at], set()).update(
-                    triple_key(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3))
-        return index
+                yield (None if at is None else row[at],
+                       [triple_key(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)])
 
     def rerun(self, stratum: list[Rule], recursive: bool, lookahead: _Lookahead) -> dict[str, set[int]]:
         """Re-run the stratum in place of what it derived before; the later rules that must re-run as well, each
@@ -498,7 +495,7 @@ def _focused_select(rule: Rule, focus: set[ox.NamedNode]) -> str:
     focus nodes: 103 ms, 3 ms restricted inside)."""
     values = "VALUES ?this { " + " ".join(sorted(str(f) for f in focus)) + " } "
     select = rule.select
-    at = select.index("SELECT * WHERE {") + len("SELECT * WHERE {")
+    at = select.index(SELECT_ALL) + len(SELECT_ALL)
     head, body = select[:at], select[at:]
     paths = rule.focus_paths
     if paths is not None and paths.restrict_subqueries and paths.subqueries_of_this:

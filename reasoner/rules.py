@@ -371,6 +371,7 @@ def _walk(node, context: str, out: list[Pattern]) -> bool:
     return aggregates
 
 
+SELECT_ALL = "SELECT * WHERE {"  # how every rule's body begins as a query (`_select_text`)
 _CONSTRUCT = re.compile(r"\bCONSTRUCT\s*\{", re.IGNORECASE)
 _WHERE = re.compile(r"\s*WHERE\s*\{", re.IGNORECASE)
 
@@ -388,7 +389,7 @@ def _select_text(construct: str, focus: str, rule_id: str, where: Location) -> s
     body = _WHERE.match(text, index)
     if not body:
         raise InputError([Problem(f"rule {rule_id}: write the body as WHERE {{ ... }}", where, code="rule-base")])
-    return f"{text[:start.start()]}SELECT * WHERE {{ {focus} {text[body.end():]}"
+    return f"{text[:start.start()]}{SELECT_ALL} {focus} {text[body.end():]}"
 
 
 def matches(write: tuple[str, str], read: tuple[str, str]) -> bool:

@@ -11,10 +11,15 @@ from sortai.reasoner.focus_paths import analyse, reached
 EX = "http://example.org/"
 
 
+def _paths(where: str, template: str = "?this :out ?x", base: str = ""):
+    """The focus paths of a rule `CONSTRUCT { template } WHERE { where }` whose focus is `?this a :Thing`."""
+    parsed = prepareQuery(f"{base}PREFIX : <{EX}> CONSTRUCT {{ {template} }} WHERE {{ {where} }}")
+    return analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing", parsed.prologue.base)
+
+
 def _chains(where: str) -> dict[str, tuple | None]:
     """Body predicate (local name) -> its chain, as (start, ((predicate, forward), ...)) or None."""
-    parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?x }} WHERE {{ {where} }}")
-    paths = analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing")
+    paths = _paths(where)
     chains: dict[str, tuple | None] = {}
     for reach in paths.body:
         name = reach.predicate.replace(EX, ":")
@@ -67,8 +72,7 @@ def test_a_pattern_under_limit_has_no_chain():
 
 
 def test_the_chain_is_followed_in_the_data_and_gives_up_past_the_limit():
-    chains = analyse(prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?y }} WHERE {{ ?this :a ?x . ?x :b ?y }}")
-                     .algebra.p, (), EX + "Thing").body
+    chains = _paths("?this :a ?x . ?x :b ?y", "?this :out ?y").body
     a_edges = {"x1": ["t1", "t2"], "x2": ["t3"]}  # ?this :a ?x, walked backwards: x -> the focus nodes
     step = lambda term, predicate, forward: a_edges.get(term, []) if predicate == EX + "a" and not forward else []
     edited = {EX + "b": [_Triple("x1", EX + "b", "y1"), _Triple("x2", EX + "b", "y2")]}
@@ -95,13 +99,11 @@ def test_a_distinct_subquery_shares_only_what_it_projects():
 
 
 def test_a_blank_node_in_the_body_leaves_the_rule_to_full_re_runs():
-    parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?x }} WHERE {{ ?this :has [ :v ?x ] }}")
-    assert analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing") is None
+    assert _paths("?this :has [ :v ?x ]") is None
 
 
 def _restrictable(where: str) -> bool:
-    parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?x }} WHERE {{ {where} }}")
-    return analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing").restrict_subqueries
+    return _paths(where).restrict_subqueries
 
 
 def test_a_subquery_may_be_restricted_to_the_focus_nodes_only_where_it_cannot_change_their_rows():
@@ -118,9 +120,8 @@ def test_a_subquery_may_be_restricted_to_the_focus_nodes_only_where_it_cannot_ch
 
 
 def test_an_iri_minted_on_every_row_names_the_strings_it_contains():
-    def minted(where: str) -> dict:
-        parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?c :about ?this }} WHERE {{ {where} }}")
-        return dict(analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing").minted)
+    def minted(where: str, base: str = "") -> dict:
+        return dict(_paths(where, "?c :about ?this", base).minted)
 
     assert minted('?this :a ?m . BIND (IRI(CONCAT(STR(?this), "/condition/", STR(?m), "/x")) AS ?c)') == {
         "c": ("/condition/", "/x")}
@@ -128,9 +129,7 @@ def test_an_iri_minted_on_every_row_names_the_strings_it_contains():
     assert minted('?this :a ?m . { BIND (IRI(CONCAT(STR(?this), "/c")) AS ?c) } UNION { ?this :b ?c }') == {}
     assert minted('?this :a ?m . OPTIONAL { ?this :b ?n BIND (IRI(CONCAT(STR(?n), "/c")) AS ?c) }') == {}
     # under a BASE, IRI("../c/x") resolves the dot segments away: the string is not in the IRI
-    parsed = prepareQuery(f'BASE <{EX}base/x/> PREFIX : <{EX}> CONSTRUCT {{ ?c :about ?this }} WHERE '
-                          '{ ?this :a ?m . BIND (IRI(CONCAT("../c/", STR(?m))) AS ?c) }')
-    assert analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing", parsed.prologue.base).minted == ()
+    assert minted('?this :a ?m . BIND (IRI(CONCAT("../c/", STR(?m))) AS ?c)', f"BASE <{EX}base/x/> ") == {}
 
 
 def test_a_subquery_is_restricted_only_where_the_triples_it_starts_with_bind_this():
@@ -153,8 +152,7 @@ def test_the_focused_body_restricts_subqueries_only_where_its_text_shows_them_as
     from sortai.reasoner.rules import Pattern, Rule
 
     def rule(where: str) -> Rule:
-        parsed = prepareQuery(f"PREFIX : <{EX}> CONSTRUCT {{ ?this :out ?v }} WHERE {{ {where} }}")
-        paths = analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing")
+        paths = _paths(where, "?this :out ?v")
         return Rule(iri=EX + "r", rule_id="X", label="", comment="", sections=(), layer=None, source_domain=None,
                     formula=None, target_class=EX + "Thing", construct="",
                     select=f"PREFIX : <{EX}>\nSELECT * WHERE {{ ?this a <{EX}Thing> . {where} }}",
