@@ -12,21 +12,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_or_measure(parser: argparse.ArgumentParser, measure: Callable[[Path], dict]) -> argparse.Namespace | None:
-    """Parse the command line. A child run (the hidden `--measure DATA`) prints `measure(DATA)` as JSON and gets None."""
+def run_or_measure(parser: argparse.ArgumentParser, measure: Callable[..., dict],
+                   options: tuple[str, ...] = ()) -> argparse.Namespace | None:
+    """Parse the command line. A child run (the hidden `--measure DATA`) prints `measure(DATA)` as JSON and gets None;
+    the parsed `options` are passed to `measure` by name."""
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure, **{name: getattr(args, name) for name in options})))
         return None
     return args
 
 
-def in_a_fresh_process(module: str, data: Path) -> dict:
-    """One measurement: `python -m MODULE --measure DATA`, its JSON line read back."""
-    done = subprocess.run([sys.executable, "-m", module, "--measure", str(data)], capture_output=True, text=True,
-                          cwd=ROOT, check=True)
+def in_a_fresh_process(module: str, data: Path, *options: str) -> dict:
+    """One measurement: `python -m MODULE --measure DATA [OPTIONS]`, its JSON line read back."""
+    done = subprocess.run([sys.executable, "-m", module, "--measure", str(data), *options], capture_output=True,
+                          text=True, cwd=ROOT, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -283,7 +283,8 @@ def main() -> None:
             for _ in range(args.runs):  # interleaved: every candidate sees the same machine load
                 for candidate in args.candidates:
                     if candidate == "oxigraph":
-                        runs[candidate].append(in_a_fresh_process("benchmarks.anchor_run", data))
+                        runs[candidate].append(in_a_fresh_process("benchmarks.anchor_run", data, "--substrate",
+                                                                  "oxigraph"))
                     else:
                         runs[candidate].append(_child(data, candidate))
                 runs["baseline"].append(baseline(data))

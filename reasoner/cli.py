@@ -107,6 +107,12 @@ class ReportFormat(str, Enum):
     ttl = "ttl"
 
 
+class Substrate(str, Enum):
+    auto = "auto"
+    columnar = "columnar"
+    oxigraph = "oxigraph"
+
+
 class DiagnoseFormat(str, Enum):
     text = "text"
     json = "json"
@@ -580,25 +586,34 @@ def infer_command(
                                 help="Write the derived triples to FILE (N-Triples, sorted)."),
     with_ontology: bool = typer.Option(False, "--with-ontology",
                                        help="Load the SORT-AI ontology and catalog beside the data."),
+    substrate: Substrate = typer.Option(
+        Substrate.auto, "--substrate",
+        help="columnar: Polars joins, for rule bodies that are basic graph patterns with comparison filters; "
+             "oxigraph: the SPARQL engine, for any rule; auto: columnar where it covers the rules and the data."),
 ) -> None:
     """Run any SHACL-AF rule file over any RDF data to the fixpoint, as pySHACL does; the last line says `derived N`."""
+    from .columnar import NotCovered, infer_rule_files
     from .description import load_graph
-    from .engine import infer
     from .rules import load_rule_files
 
     try:
         rule_base = load_rule_files(rules)
-        reasoning = infer(load_graph(data), rule_base, background=with_ontology)
+        reasoning, fallback = infer_rule_files(load_graph(data), rule_base, with_ontology, substrate.value)
     except InputError as exc:
         _print_problems(exc.problems)
         raise typer.Exit(EXIT_INPUT) from None
+    except NotCovered as exc:
+        err.print(f"--substrate columnar: {exc}; run it with --substrate oxigraph (or auto).", markup=False)
+        raise typer.Exit(EXIT_INPUT) from None
+    if fallback:
+        err.print(f"ran on Oxigraph: {fallback}", markup=False)
     if output is not None:
         try:
             output.write_bytes(ox.serialize(reasoning.inferred_triples(), format=ox.RdfFormat.N_TRIPLES))
         except OSError as exc:
             err.print(f"cannot write {output}: {exc.strerror}", markup=False)
             raise typer.Exit(EXIT_INPUT) from None
-    out.print(f"derived {len(reasoning.derivations)}", markup=False)
+    out.print(f"derived {reasoning.derived}", markup=False)
 
 
 @app.command(name="rules")

@@ -75,6 +75,11 @@ class Reasoning:
     def __post_init__(self):
         self.derivations = Provenance(self.store)
 
+    @property
+    def derived(self) -> int:
+        """How many triples the rules derived that were not asserted."""
+        return len(self.derivations)
+
     def inferred_triples(self) -> list[ox.Triple]:
         return sorted((q.triple for q in self.store.quads_for_pattern(None, None, None, self.inferred_graph)),
                       key=str)

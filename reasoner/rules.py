@@ -83,6 +83,10 @@ class Rule:
     focus_ask: str | None = None
     # Which focus nodes an edited triple reaches (focus_paths.py): an incremental update re-runs the rule for those.
     focus_paths: focus_paths.FocusPaths | None = None
+    # A foreign rule's shape targets, as `_targets` gives them (a product rule's focus is `?this a target_class`,
+    # in `patterns`), and the PREFIX/BASE lines the rule's text is read with.
+    targets: tuple = ()
+    prologue: str = ""
 
     @property
     def premise_patterns(self) -> tuple[Pattern, ...]:
@@ -149,7 +153,7 @@ def _cached(files: tuple[Path, ...], strict: bool) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"9"
+CACHE_VERSION = b"10"
 
 
 def _cache_dir() -> Path:
@@ -248,6 +252,7 @@ def _rule(graph: rdflib.Graph, node, files: list[Path], strict: bool = True, ind
         # Foreign rules find their focus nodes through subclasses (and other targets): always re-run in full.
         focus_paths=focus_paths.analyse(parsed.algebra.p, parsed.algebra.template, str(target),
                                         parsed.prologue.base) if strict else None,
+        targets=() if strict else targets, prologue=header,
     )
     # Refining reads and writes by subject class is sound only where classes are disjoint, as the product's
     # ontology declares them; a foreign rule file promises no such thing.
