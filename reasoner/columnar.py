@@ -50,6 +50,9 @@ _NUMERIC = {f"{XSD}{name}": pattern for name, pattern in {
 }.items()}
 _MAX_DIGITS = 15
 COMPARISONS = ("=", "!=", "<", ">", "<=", ">=")
+# Column names no SPARQL variable can have: the one empty solution, and a body's blank nodes (variables too).
+EMPTY = "\0"
+BLANK = "\0b:"
 
 
 class NotCovered(Exception):
@@ -132,7 +135,7 @@ def _term(term, rule_id: str) -> Term:
     if isinstance(term, rdflib.Variable):
         return ("var", str(term))
     if isinstance(term, rdflib.BNode):  # in a body: a variable that is not projected
-        return ("var", f"_:{term}")
+        return ("var", f"{BLANK}{term}")
     if isinstance(term, (rdflib.URIRef, rdflib.Literal)):
         return ("const", str(to_ox(term)))
     raise NotCovered(f"rule {rule_id}: a property path")
@@ -167,6 +170,7 @@ class Terms:
         known = asked.join(self.text.to_frame().with_row_index("id"), on="text", how="left", maintain_order="left")
         missing = [t for t in dict.fromkeys(known.filter(pl.col("id").is_null())["text"].to_list())]
         if missing:
+            _refuse_non_canonical(pl.Series(missing, dtype=pl.String))
             start = len(self.text)
             extra = pl.Series("text", missing, pl.String)
             kind, value = _kinds(extra)
@@ -207,16 +211,34 @@ def _kinds(text: pl.Series) -> tuple[pl.Series, pl.Series]:
 def encode(triples: list[ox.Triple]) -> tuple[dict[int, pl.DataFrame], Terms]:
     """The triples as (s, o) id columns per predicate id, and their terms; parsed from Oxigraph's N-Triples."""
     text = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode("utf-8")
-    lines = pl.Series("line", text.splitlines(), pl.String)  # Python's split is 8× Polars' on one 100 MB string
+    # Python's split is 8× Polars' on one 100 MB string; only on "\n": N-Triples leaves U+2028 and U+0085 as they are.
+    lines = pl.Series("line", text.split("\n")[:-1], pl.String)
     parts = lines.str.strip_suffix(" .").str.splitn(" ", 3).struct.unnest()
     columns = [parts[c] for c in parts.columns]
     texts = pl.concat(columns).unique(maintain_order=True)
+    _refuse_non_canonical(texts)
     terms = Terms(texts)
     index = texts.to_frame("text").with_row_index("id")
     coded = [pl.DataFrame({"text": c}).join(index, on="text", how="left", maintain_order="left")["id"]
              for c in columns]
     facts = pl.DataFrame({"s": coded[0], "p": coded[1], "o": coded[2]}).unique()
     return _by_predicate(facts), terms
+
+
+def _refuse_non_canonical(texts: pl.Series) -> None:
+    """Oxigraph and rdflib take "+5"^^xsd:integer and 5 for one term, and ids by text would not: the typed
+    literals must be what the Oxigraph store keeps them as, or the rule file runs there."""
+    typed = texts.filter(texts.str.contains(r'"\^\^<') & ~texts.str.ends_with(f"^^<{XSD}string>"))
+    if not typed.len():
+        return
+    lines = "\n".join(f"<urn:x:s> <urn:x:p> {t} ." for t in typed.to_list())
+    store = ox.Store()
+    store.load(lines.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    kept = {str(q.object) for q in store}
+    if kept != set(typed.to_list()):
+        example = next(t for t in typed.to_list() if t not in kept)
+        raise NotCovered(f"the literal {example} is not in the form Oxigraph keeps it (another lexical form of the "
+                         "same value would be another term here)")
 
 
 def _by_predicate(facts: pl.DataFrame) -> dict[int, pl.DataFrame]:
@@ -389,7 +411,7 @@ def _join(reasoning: Reasoning, body: Body, delta_at, focus) -> pl.DataFrame:
                  for i, pattern in enumerate(body.patterns)]
     if focus is not None and body.uses_this:
         relations.append(focus)
-    rows = pl.DataFrame([pl.Series("_", [0], pl.UInt8)])  # the one empty solution, which `WHERE { }` has
+    rows = _one_empty_solution(1)  # what `WHERE { }` has
     pending = list(body.filters)
     while True:
         for f in [f for f in pending if all(kind == "const" or value in rows.columns for kind, value in f[1:])]:
@@ -403,15 +425,21 @@ def _join(reasoning: Reasoning, body: Body, delta_at, focus) -> pl.DataFrame:
         nxt = min([r for r in relations if bound & set(r.columns)] or relations, key=lambda r: r.height)
         relations = [r for r in relations if r is not nxt]
         on = sorted(bound & set(nxt.columns))
-        if rows.columns == ["_"]:
+        if rows.columns == [EMPTY]:
             rows = nxt
+        elif nxt.columns == [EMPTY]:  # a pattern without variables: it holds, or nothing does
+            rows = rows if nxt.height else rows.clear()
         else:
             rows = rows.join(nxt, on=on, how="inner") if on else rows.join(nxt, how="cross")
-    return rows.drop([c for c in rows.columns if c.startswith("_:") or (c == "_" and rows.width > 1)])
+    return rows.drop([c for c in rows.columns if c.startswith(BLANK) or (c == EMPTY and rows.width > 1)])
+
+
+def _one_empty_solution(height: int) -> pl.DataFrame:
+    return pl.DataFrame([pl.Series(EMPTY, [0] * height, pl.UInt8)])
 
 
 def _variables(body: Body) -> set[str]:
-    return {v for pattern in body.patterns for kind, v in pattern if kind == "var" and not v.startswith("_:")}
+    return {v for pattern in body.patterns for kind, v in pattern if kind == "var" and not v.startswith(BLANK)}
 
 
 def _match(reasoning: Reasoning, pattern, delta) -> pl.DataFrame:
@@ -435,6 +463,8 @@ def _match(reasoning: Reasoning, pattern, delta) -> pl.DataFrame:
             names[value] = column
     if conditions:
         frame = frame.filter(*conditions)
+    if not names:  # a ground pattern: one empty solution if the triple is there
+        return _one_empty_solution(min(frame.height, 1))
     return frame.select([pl.col(column).alias(value) for value, column in names.items()])
 
 
@@ -455,7 +485,8 @@ def _filter(rows: pl.DataFrame, comparison, terms: Terms, rule_id: str) -> pl.Da
     numbers = (ka == NUMBER) & (kb == NUMBER)
     node = (ka <= BNODE) | (kb <= BNODE)
     if op in ("=", "!="):
-        same = (a == b)
+        # One term is one value, except for literals of other datatypes: "NaN"^^xsd:double is not equal to itself.
+        same = (a == b) & (ka != OTHER_LITERAL)
         equal = _pick(numbers, va == vb, same)
         # A number and a string are unequal for pySHACL (rdflib) and Oxigraph alike, where SPARQL 17.4.1.7 would
         # have a type error; literals of other datatypes are left to the SPARQL engine unless they are one term.
