@@ -94,7 +94,7 @@ def _compile(rule) -> Body:
     if rule.target_class and not rule.targets:  # a product rule: the members of one class, without subclasses
         patterns.insert(0, (("var", "this"), ("const", RDF_TYPE), ("const", f"<{rule.target_class}>")))
     else:
-        targets = tuple((kind, to_ox(term).__str__() if kind == "node" else str(term)) for kind, term in rule.targets)
+        targets = tuple((kind, str(to_ox(term)) if kind == "node" else str(term)) for kind, term in rule.targets)
         uses_this = rule.focus_ask is None
     return Body(rule.rule_id, tuple(patterns), tuple(filters), tuple(template), targets, uses_this)
 
@@ -182,9 +182,7 @@ class Terms:
 
     def terms(self, ids) -> list:
         """Oxigraph terms for these ids (explanations, output)."""
-        texts = self.text.gather(pl.Series(ids, dtype=ID)).to_list()
-        line = "\n".join(f"<urn:x:s> <urn:x:p> {t} ." for t in texts)
-        return [q.object for q in ox.parse(line, format=ox.RdfFormat.N_TRIPLES)]
+        return [q.object for q in _as_objects(self.text.gather(pl.Series(ids, dtype=ID)).to_list())]
 
 
 def _kinds(text: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -231,14 +229,19 @@ def _refuse_non_canonical(texts: pl.Series) -> None:
     typed = texts.filter(texts.str.contains(r'"\^\^<') & ~texts.str.ends_with(f"^^<{XSD}string>"))
     if not typed.len():
         return
-    lines = "\n".join(f"<urn:x:s> <urn:x:p> {t} ." for t in typed.to_list())
     store = ox.Store()
-    store.load(lines.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    store.extend(_as_objects(typed.to_list()))
     kept = {str(q.object) for q in store}
     if kept != set(typed.to_list()):
         example = next(t for t in typed.to_list() if t not in kept)
         raise NotCovered(f"the literal {example} is not in the form Oxigraph keeps it (another lexical form of the "
                          "same value would be another term here)")
+
+
+def _as_objects(texts: list[str]) -> list[ox.Quad]:
+    """Terms given as N-Triples text, parsed by Oxigraph as the objects of one quad each, in order."""
+    lines = "\n".join(f"<urn:x:s> <urn:x:p> {t} ." for t in texts)
+    return list(ox.parse(lines, format=ox.RdfFormat.N_TRIPLES))
 
 
 def _by_predicate(facts: pl.DataFrame) -> dict[int, pl.DataFrame]:
