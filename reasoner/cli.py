@@ -72,6 +72,8 @@ err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 FILE_ARG = typer.Argument(..., help="Description file (.yaml, .yml, .json, .jsonld, .ttl, .nt).")
 INPUT_FORMAT = typer.Option(None, "--input-format", help="Override the format told by the file suffix.")
+MOST_SEVERE = typer.Option(20, "--most", min=0, help="Verify the remedies of this many structural diagnoses, the "
+                           "most severe first; 0 for all (each remedy costs a re-diagnosis).")
 TIMEOUT = typer.Option(DEFAULT_TIMEOUT, "--timeout", min=0, max=1e6, metavar="SECONDS",
                        help="Stop after this many seconds (0: no limit).")
 MAX_MEMORY = typer.Option(None, "--max-memory", metavar="SIZE", show_default="half the machine's memory",
@@ -419,6 +421,7 @@ def report(
     overlay: list[Path] = typer.Option(None, "--overlay", help="With artefacts: hand-written YAML merged on top."),
     no_remedies: bool = typer.Option(False, "--no-remedies", help="Leave out the verified remedies (each costs a "
                                      "re-diagnosis)."),
+    most: int = MOST_SEVERE,
 ) -> None:
     """A self-contained HTML page (no CDN): the fleet's topology, the diagnoses ranked with their headlines, numbers,
     explanation graphs and verified remedies. Write it with -o report.html."""
@@ -436,7 +439,7 @@ def report(
     if not no_remedies:
         from .remedies import recommend as verified_remedies
 
-        recommendations = verified_remedies(description)
+        recommendations = verified_remedies(description, most=most)
     try:
         page = render(reasoning, found, recommendations, warnings)
     except GraphvizMissing as exc:
@@ -451,6 +454,7 @@ def recommend(
     file: Path = FILE_ARG,
     format: RecommendFormat = typer.Option(RecommendFormat.text, "--format", "-f", help="Output format."),
     diagnosis: str = typer.Option(None, "--diagnosis", "-d", help="Only the remedies of this diagnosis id."),
+    most: int = MOST_SEVERE,
     write: Path = typer.Option(None, "--write", metavar="DIR", help="Write each changed description (Turtle) under "
                                "DIR/<n>-<remedy>/, to diagnose or diff it yourself."),
     input_format: str = INPUT_FORMAT,
@@ -460,7 +464,7 @@ def recommend(
     from . import remedies
 
     description = _load_valid(file, input_format)
-    recs = remedies.recommend(description, only=diagnosis)
+    recs = remedies.recommend(description, only=diagnosis, most=most)
     if diagnosis and not recs.results:
         err.print(f"no structural diagnosis '{diagnosis}' in {file}. Diagnoses: "
                   + ", ".join(d.id for d in recs.baseline), markup=False)

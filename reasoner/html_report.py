@@ -70,4 +70,5 @@ def render(reasoning: Reasoning, found: list[Diagnosis], recommendations: Recomm
         warnings=[w.render() for w in warnings], topology=svg(topology(reasoning, found)),
         recommendations=remedies, remedies_computed=recommendations is not None,
         not_reevaluated=set(recommendations.not_reevaluated) if recommendations else set(),
+        not_verified=set(recommendations.not_verified) if recommendations else set(),
         open_explanations=OPEN_EXPLANATIONS)

@@ -161,12 +161,13 @@ class Editor:
             self.set(new, key, values, record=False)
         self.changes.append(Change(new, container, [source], sorted(overrides.items()), added=True))
 
-    def remove(self, element: str) -> None:
-        """Drop an element (and its nested blocks) and every reference to it."""
-        iri = self.base + element
-        self.triples = [t for t in self.triples if not (t.subject.value == iri or t.subject.value.startswith(iri + "/")
-                                                        or t.object.value == iri)]
-        self.changes.append(Change(element, "(element)", [element], [], added=False))
+    def remove(self, *elements: str) -> None:
+        """Drop elements (and their nested blocks) and every reference to them, in one pass over the triples."""
+        iris = {self.base + e for e in elements}
+        nested = tuple(iri + "/" for iri in iris)
+        self.triples = [t for t in self.triples if not (t.subject.value in iris or t.subject.value.startswith(nested)
+                                                        or t.object.value in iris)]
+        self.changes += [Change(e, "(element)", [e], [], added=False) for e in elements]
 
     def without_measurements(self) -> list[ox.Triple]:
         measured = {t.subject for t in self.triples if t.predicate.value == RDF_TYPE and t.object.value == MEASUREMENT}
@@ -495,7 +496,7 @@ def _one_class_pool(f: Facts, target: str, component: str) -> list[Remedy]:
             f"{name} served from {keep} only (one class: one step time for the router and the batch scheduler); "
             "its node count sized to the replicas the load needs", [target],
             lambda e, _, n=name, k=keep, rest=[_rel(f, x) for x in nodes if x != best]: (
-                e.set(n, "hostedOn", [k]), [e.remove(r) for r in rest]), size=(name, [keep]),
+                e.set(n, "hostedOn", [k]), e.remove(*rest)), size=(name, [keep]),
             watch=[(name, "memoryBandwidthSpread", "memory-bandwidth spread"), (name, "computeSpread", "compute spread"),
                    (name, "predictedTPOTMs", "TPOT at the offered load")]))
     return remedies
@@ -698,6 +699,13 @@ class Recommendations:
     not_reevaluated: list[str]  # diagnoses only measurements support
     results: dict[str, list[Verified]]  # diagnosis id → verified remedies
     cost: Cost
+    not_verified: list[str] = field(default_factory=list)  # structural diagnoses beyond the `most` verified
+
+    def not_verified_text(self, code=str) -> str:
+        """`code` marks up an option as the output format writes code."""
+        return (f"Remedies verified for the {len(self.results)} most severe structural diagnoses; "
+                f"{len(self.not_verified)} more not verified (each remedy costs a re-diagnosis): "
+                f"ask for one with {code('--diagnosis ID')}, or for all with {code('--most 0')}.")
 
 
 def _present(reasoning: Reasoning, iri: str) -> bool:
@@ -727,7 +735,25 @@ def _size(editor: Editor, first: Reasoning, pool: str, groups: list[str]) -> Non
         wanted -= nodes * per_node
 
 
-def verify(baseline: Reasoning, found: list[Diagnosis], remedy: Remedy) -> Verified:
+class Trials:
+    """One reasoning carried from one remedy's edited description to the next by incremental updates
+    (incremental.py), which leave it as a full inference over each would. A remedy edits a few elements, and a
+    full inference per remedy (two for a sized one) made `recommend` on a 100k fleet take hours. It is only valid
+    until the next call: a verification reads what it needs before moving on."""
+
+    def __init__(self):
+        self.reasoning: Reasoning | None = None
+
+    def __call__(self, description: Description) -> Reasoning:
+        if self.reasoning is None:
+            self.reasoning = infer(description)
+        else:
+            update(self.reasoning, description)
+        return self.reasoning
+
+
+def verify(baseline: Reasoning, found: list[Diagnosis], remedy: Remedy, reason=infer) -> Verified:
+    """`reason(description)` gives the reasoning over an edited description: `infer`, or `Trials()` for many."""
     from .validation import validate
 
     description = baseline.description
@@ -738,7 +764,7 @@ def verify(baseline: Reasoning, found: list[Diagnosis], remedy: Remedy) -> Verif
     changed = reload(description, editor.triples)
     report = validate(changed)
     if report.conforms and remedy.size:
-        _size(editor, infer(changed), *remedy.size)
+        _size(editor, reason(changed), *remedy.size)
         changed = reload(description, editor.triples)
         report = validate(changed)
     result.changes = editor.changes
@@ -747,7 +773,7 @@ def verify(baseline: Reasoning, found: list[Diagnosis], remedy: Remedy) -> Verif
         result.valid = False
         result.problems = [p.render() for p in report.problems if p.severity == "violation"][:5]
         return result
-    after = infer(changed)
+    after = reason(changed)
     after_found = read_diagnoses(after)
     before_ids = {d.id: d for d in found}
     after_ids = {d.id: d for d in after_found}
@@ -765,8 +791,10 @@ def verify(baseline: Reasoning, found: list[Diagnosis], remedy: Remedy) -> Verif
     return result
 
 
-def recommend(description: Description, only: str | None = None) -> Recommendations:
-    """Every remedy of every structural diagnosis, verified; `only` restricts to one diagnosis id."""
+def recommend(description: Description, only: str | None = None, most: int = 0) -> Recommendations:
+    """The remedies of the `most` most severe structural diagnoses (0: of all), each verified; `only` restricts to
+    one diagnosis id. A large fleet has diagnoses by the thousand, and each remedy costs an update of the
+    reasoning (the CLI's --most is 20 by default)."""
     baseline = infer(description)
     measured = read_diagnoses(baseline)
     design = unmeasured(description)
@@ -779,8 +807,13 @@ def recommend(description: Description, only: str | None = None) -> Recommendati
     facts = Facts(baseline)
     results: dict[str, list[Verified]] = {}
     seen: dict[tuple, Verified] = {}
+    trials = Trials()
+    not_verified: list[str] = []
     for d in found:
         if only and d.id != only:
+            continue
+        if not only and most and len(results) == most:
+            not_verified.append(d.id)
             continue
         results[d.id] = []
         for remedy in remedies_for(facts, d):
@@ -788,9 +821,10 @@ def recommend(description: Description, only: str | None = None) -> Recommendati
             remedy.apply(probe, facts)
             key = (remedy.kind, tuple(c.text() for c in probe.changes))
             if key not in seen:
-                seen[key] = verify(baseline, found, remedy)
+                seen[key] = verify(baseline, found, remedy, trials)
             results[d.id].append(seen[key])
-    return Recommendations(found, sorted(d.id for d in measured if d.id not in ids), results, fleet_cost(baseline))
+    return Recommendations(found, sorted(d.id for d in measured if d.id not in ids), results, fleet_cost(baseline),
+                           not_verified)
 
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -801,6 +835,7 @@ def recommendations_json(source: str, recs: Recommendations) -> dict:
         "description": source,
         "compared": "the design without its measurements: they describe what was measured, not the changed design",
         "not_reevaluated": recs.not_reevaluated,
+        "not_verified": recs.not_verified,
         "fleet": recs.cost.to_json(),
         "diagnoses": [{"id": d.id, "severity": d.severity, "headline": d.headline,
                        "remedies": [v.to_json() for v in recs.results.get(d.id, [])]}
@@ -829,6 +864,8 @@ def recommendations_text(source: str, recs: Recommendations) -> str:
              "(both sides without measurements: they describe the design that was measured)", ""]
     if recs.not_reevaluated:
         lines += ["Not re-evaluated (only measurements support them): " + ", ".join(recs.not_reevaluated), ""]
+    if recs.not_verified:
+        lines += [recs.not_verified_text(), ""]
     numbered: dict[int, int] = {}
     for d in recs.baseline:
         remedies = recs.results.get(d.id)
@@ -873,6 +910,8 @@ def recommendations_text(source: str, recs: Recommendations) -> str:
 def recommendations_markdown(source: str, recs: Recommendations) -> str:
     out = [f"# Remedies for `{source}`", "", "Each remedy is applied to a copy of the description and re-diagnosed "
            "(without measurements, which describe the design that was measured).", ""]
+    if recs.not_verified:
+        out += [recs.not_verified_text(lambda option: f"`{option}`"), ""]
     for d in recs.baseline:
         remedies = recs.results.get(d.id)
         if remedies is None:

@@ -176,3 +176,43 @@ def test_tensor_parallel_one_where_the_weights_fit_one_device(write, tmp_path):
     collective = next(m for m in verified.numbers if m.quantity == "tensorCollectiveMs")
     assert collective.before > 0 and collective.after == 0
     check_against_the_file(verified, tmp_path, "mini")
+
+
+EXAMPLE_NAMES = sorted(p.parent.name for p in EXAMPLES.glob("*/description.yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_verification_by_updates_is_verification_by_full_inference(example, monkeypatch):
+    """`recommend` carries one reasoning from remedy to remedy by incremental updates (remedies.Trials): every
+    verified remedy reports what a full inference over its changed description reports."""
+    by_updates = recommended(example)
+    monkeypatch.setattr(remedies, "Trials", lambda: infer)
+    by_inference = remedies.recommend(load_file(EXAMPLES / example / "description.yaml"))
+    as_json = lambda recs: remedies.recommendations_json(example, recs)  # noqa: E731
+    assert as_json(by_updates) == as_json(by_inference)
+
+
+def test_most_verifies_the_most_severe_and_names_the_rest(tmp_path):
+    path = EXAMPLES / "disaggregated-h100-l4" / "description.yaml"
+    everything = recommended("disaggregated-h100-l4")
+    structural = list(everything.results)  # in the order of the diagnoses: the most severe first
+    assert len(structural) > 2 and not everything.not_verified
+    scores = {d.id: d.severity_score for d in everything.baseline}
+    assert [scores[i] for i in structural] == sorted((scores[i] for i in structural), reverse=True)
+    two = remedies.recommend(load_file(path), most=2)
+    assert list(two.results) == structural[:2] and two.not_verified == structural[2:]
+    assert remedies.recommendations_json("x", two)["not_verified"] == structural[2:]
+    runner = CliRunner()
+    text = runner.invoke(app, ["recommend", str(path), "--most", "2"])
+    assert text.exit_code == 0, text.output
+    assert (f"Remedies verified for the 2 most severe structural diagnoses; {len(structural) - 2} more not "
+            "verified") in text.stdout
+    assert all(f"{i}  (" not in text.stdout for i in structural[2:])
+    md = runner.invoke(app, ["recommend", str(path), "--most", "2", "-f", "md"]).stdout
+    assert "ask for one with `--diagnosis ID`, or for all with `--most 0`." in md
+    every = runner.invoke(app, ["recommend", str(path), "--most", "0", "-f", "json"]).stdout
+    import json
+
+    assert [d["id"] for d in json.loads(every)["diagnoses"]] == structural
+    negative = runner.invoke(app, ["recommend", str(path), "--most", "-1"])
+    assert negative.exit_code == 4 and "Invalid value for '--most'" in negative.output

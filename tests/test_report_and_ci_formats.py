@@ -67,6 +67,19 @@ def test_report_is_self_contained_with_every_diagnosis(report):
         assert element in text, element
 
 
+@needs_dot
+def test_report_names_the_diagnoses_whose_remedies_it_did_not_verify(tmp_path):
+    from sortai.reasoner.remedies import recommend
+
+    path = tmp_path / "report.html"
+    assert invoke("report", DISAGG, "--most", "1", "-o", path).exit_code == 0
+    page = html.unescape(path.read_text(encoding="utf-8"))
+    structural = list(recommend(load_file(DISAGG)).results)
+    assert page.count("Remedies not verified") == len(structural) - 1
+    for later in structural[1:]:
+        assert f"sortai recommend {DISAGG} --diagnosis {later}" in page
+
+
 def _png(path: Path) -> tuple[int, int, set]:
     """Width, height and the set of distinct scanline bytes of a PNG (stdlib only)."""
     data = path.read_bytes()
