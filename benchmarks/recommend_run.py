@@ -1,5 +1,5 @@
 """`recommend` on the benchmark fleets: each remedy verified by an incremental update of one carried reasoning
-(remedies.Trials, the default) against a full inference per remedy, in turn, each run in a fresh process.
+(remedies.CarriedReasoning, the default) against a full inference per remedy, in turn, each run in a fresh process.
 
     python -m benchmarks.recommend_run                     # 5k fleet, every remedy, both ways; 100k, --most 20
     python -m benchmarks.recommend_run --runs 1
@@ -32,7 +32,7 @@ def measure(path: Path, verify: str, most: int) -> dict:
     from sortai.reasoner.engine import infer
 
     if verify == "inference":
-        remedies.Trials = lambda: infer
+        remedies.CarriedReasoning = lambda: infer
     description = load_file(path)
     started = time.perf_counter()
     recs = remedies.recommend(description, most=most)

@@ -72,8 +72,9 @@ err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 FILE_ARG = typer.Argument(..., help="Description file (.yaml, .yml, .json, .jsonld, .ttl, .nt).")
 INPUT_FORMAT = typer.Option(None, "--input-format", help="Override the format told by the file suffix.")
-MOST_SEVERE = typer.Option(20, "--most", min=0, help="Verify the remedies of this many structural diagnoses, the "
-                           "most severe first; 0 for all (each remedy costs a re-diagnosis).")
+MOST_SEVERE = typer.Option(20, "--most", min=0, help="Verify the remedies of this many diagnoses that have remedies, "
+                           "the most severe (as `diagnose` ranks them) first; 0 for all. Each remedy costs a "
+                           "re-diagnosis; the rest are named.")
 TIMEOUT = typer.Option(DEFAULT_TIMEOUT, "--timeout", min=0, max=1e6, metavar="SECONDS",
                        help="Stop after this many seconds (0: no limit).")
 MAX_MEMORY = typer.Option(None, "--max-memory", metavar="SIZE", show_default="half the machine's memory",

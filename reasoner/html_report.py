@@ -71,4 +71,5 @@ def render(reasoning: Reasoning, found: list[Diagnosis], recommendations: Recomm
         recommendations=remedies, remedies_computed=recommendations is not None,
         not_reevaluated=set(recommendations.not_reevaluated) if recommendations else set(),
         not_verified=set(recommendations.not_verified) if recommendations else set(),
+        most=recommendations.most if recommendations else 0,
         open_explanations=OPEN_EXPLANATIONS)

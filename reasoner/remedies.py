@@ -699,13 +699,15 @@ class Recommendations:
     not_reevaluated: list[str]  # diagnoses only measurements support
     results: dict[str, list[Verified]]  # diagnosis id → verified remedies
     cost: Cost
-    not_verified: list[str] = field(default_factory=list)  # structural diagnoses beyond the `most` verified
+    not_verified: list[str] = field(default_factory=list)  # diagnoses with remedies beyond the `most` verified
+    most: int = 0
 
     def not_verified_text(self, code=str) -> str:
         """`code` marks up an option as the output format writes code."""
-        return (f"Remedies verified for the {len(self.results)} most severe structural diagnoses; "
-                f"{len(self.not_verified)} more not verified (each remedy costs a re-diagnosis): "
-                f"ask for one with {code('--diagnosis ID')}, or for all with {code('--most 0')}.")
+        n = len(self.not_verified)
+        return (f"The remedies of {n} more diagnos{'is' if n == 1 else 'es'} are not verified: those of the "
+                f"{self.most} most severe with remedies of their own are (each remedy costs a re-diagnosis). Ask "
+                f"for one with {code('--diagnosis ID')}, or for all with {code('--most 0')}.")
 
 
 def _present(reasoning: Reasoning, iri: str) -> bool:
@@ -735,25 +737,29 @@ def _size(editor: Editor, first: Reasoning, pool: str, groups: list[str]) -> Non
         wanted -= nodes * per_node
 
 
-class Trials:
+class CarriedReasoning:
     """One reasoning carried from one remedy's edited description to the next by incremental updates
     (incremental.py), which leave it as a full inference over each would. A remedy edits a few elements, and a
-    full inference per remedy (two for a sized one) made `recommend` on a 100k fleet take hours. It is only valid
-    until the next call: a verification reads what it needs before moving on."""
+    full inference per remedy (two for a sized one) made `recommend` on a 100k fleet take hours. What it gives
+    is only valid until the next call: a verification reads what it needs before moving on."""
 
     def __init__(self):
         self.reasoning: Reasoning | None = None
 
     def __call__(self, description: Description) -> Reasoning:
-        if self.reasoning is None:
-            self.reasoning = infer(description)
-        else:
-            update(self.reasoning, description)
+        try:
+            if self.reasoning is None:
+                self.reasoning = infer(description)
+            else:
+                update(self.reasoning, description)
+        except BaseException:
+            self.reasoning = None  # an update that raised leaves it half-updated: infer again next time
+            raise
         return self.reasoning
 
 
 def verify(baseline: Reasoning, found: list[Diagnosis], remedy: Remedy, reason=infer) -> Verified:
-    """`reason(description)` gives the reasoning over an edited description: `infer`, or `Trials()` for many."""
+    """`reason(description)` gives the reasoning over an edited description: `infer`, or a `CarriedReasoning()` for many."""
     from .validation import validate
 
     description = baseline.description
@@ -792,9 +798,10 @@ def verify(baseline: Reasoning, found: list[Diagnosis], remedy: Remedy, reason=i
 
 
 def recommend(description: Description, only: str | None = None, most: int = 0) -> Recommendations:
-    """The remedies of the `most` most severe structural diagnoses (0: of all), each verified; `only` restricts to
-    one diagnosis id. A large fleet has diagnoses by the thousand, and each remedy costs an update of the
-    reasoning (the CLI's --most is 20 by default)."""
+    """Every remedy of every structural diagnosis, verified; `only` restricts to one diagnosis id, and `most` (0:
+    no limit) to the remedies of the `most` diagnoses that have any, the most severe as measured (as `diagnose`
+    ranks them) first. A large fleet has diagnoses by the thousand, and each remedy costs an update of the
+    reasoning."""
     baseline = infer(description)
     measured = read_diagnoses(baseline)
     design = unmeasured(description)
@@ -804,27 +811,33 @@ def recommend(description: Description, only: str | None = None, most: int = 0) 
         update(baseline, design)
     found = read_diagnoses(baseline)
     ids = {d.id for d in found}
+    rank = {d.id: index for index, d in enumerate(measured)}
     facts = Facts(baseline)
     results: dict[str, list[Verified]] = {}
     seen: dict[tuple, Verified] = {}
-    trials = Trials()
+    carried = CarriedReasoning()
     not_verified: list[str] = []
-    for d in found:
+    budget = most or len(found)
+    for d in sorted(found, key=lambda d: rank.get(d.id, len(rank))):
         if only and d.id != only:
             continue
-        if not only and most and len(results) == most:
-            not_verified.append(d.id)
+        found_remedies = remedies_for(facts, d)
+        if found_remedies and not only and budget == 0:
+            not_verified.append(d.id)  # not probed: on a large fleet, applying each to a copy adds up to minutes
             continue
-        results[d.id] = []
-        for remedy in remedies_for(facts, d):
+        keyed = []
+        for remedy in found_remedies:
             probe = Editor(baseline.description)
             remedy.apply(probe, facts)
-            key = (remedy.kind, tuple(c.text() for c in probe.changes))
+            keyed.append(((remedy.kind, tuple(c.text() for c in probe.changes)), remedy))
+        budget -= any(key not in seen for key, _ in keyed)  # one whose remedies are all verified already is free
+        results[d.id] = []
+        for key, remedy in keyed:
             if key not in seen:
-                seen[key] = verify(baseline, found, remedy, trials)
+                seen[key] = verify(baseline, found, remedy, carried)
             results[d.id].append(seen[key])
     return Recommendations(found, sorted(d.id for d in measured if d.id not in ids), results, fleet_cost(baseline),
-                           not_verified)
+                           not_verified, most)
 
 
 # --- rendering ---------------------------------------------------------------------------------------------

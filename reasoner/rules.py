@@ -153,7 +153,7 @@ def _cached(files: tuple[Path, ...], strict: bool) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"10"
+CACHE_VERSION = b"11"
 
 
 def _cache_dir() -> Path:

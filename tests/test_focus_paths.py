@@ -170,3 +170,22 @@ def test_the_focused_body_restricts_subqueries_only_where_its_text_shows_them_as
                   "{ SELECT ?this WHERE { ?this :p ?w } }")
     assert _focused_select(quoted, focus).count("VALUES ?this") == 1
     assert _focused_select(replaced(quoted, focus_paths=None), focus).count("VALUES ?this") == 1
+
+
+def test_every_chain_of_a_pattern_narrows_what_it_reaches():
+    # D05's shape: two diagnoses joined by their modes (through the ontology, where a mode has many diagnoses) and
+    # by a shared serving path. The :omode pattern has a chain along each, and a focus node must be on both.
+    where = "?this :mode ?m ; :on ?w . ?other :on ?w ; :omode ?om . ?m :intensifies ?om"
+    entry = next(r for r in _paths(where, "?this :with ?other").body if r.predicate == EX + "omode")
+    chains = {(entry.start, entry.steps), *entry.others}
+    assert chains == {("s", ((EX + "on", True), (EX + "on", False))),
+                      ("o", ((EX + "intensifies", False), (EX + "mode", False)))}
+    edges = {(EX + "on", True): {"o1": ["w1"]}, (EX + "on", False): {"w1": ["t1", "t2", "o1"]},
+             (EX + "intensifies", False): {"M2": ["M1"]}, (EX + "mode", False): {"M1": ["t1", "t3", "t4"]}}
+    step = lambda term, predicate, forward: edges.get((predicate, forward), {}).get(term, [])  # noqa: E731
+    edited = {EX + "omode": [_Triple("o1", EX + "omode", "M2")]}
+    assert reached([entry], edited, step, lambda t: t, limit=10) == {"t1"}
+    # A chain that passes the limit narrows nothing; the others still do.
+    edges[EX + "mode", False]["M1"] = ["t1", "t3", "t4", "t6"]
+    assert reached([entry], edited, step, lambda t: t, limit=3) == {"t1", "t2", "o1"}
+    assert reached([entry], edited, step, lambda t: t, limit=2) is None  # both past it
