@@ -9,8 +9,8 @@ OPTIONAL. So a chain of those patterns leads from t's terms to f's, and followin
 both ways, before and after the edit) reaches f, and perhaps a few more. For each pattern, `analyse` keeps the
 shortest such chains (up to CHAINS) from its variables to `?this`, through co-matched patterns only.
 
-Every chain reaches every focus node whose rows the triple can change, so what all of them reach does too: the
-update follows each and keeps what they all reach. That matters where the shortest chain runs through the
+Every chain reaches every focus node whose rows the triple can change (each runs through patterns the same
+solution matches), so what all of them reach does too: the update follows each and keeps what they all reach. That matters where the shortest chain runs through the
 ontology: D05 joins a diagnosis to another by their modes and by a shared serving path, and from the modes
 (`?mode sai:intensifies ?otherMode`) a changed diagnosis reaches the 892 diagnoses of the 100k fleet with a
 mode it intensifies, but only a few along the serving path.
@@ -34,6 +34,7 @@ from rdflib.plugins.sparql.parserutils import CompValue
 THIS = rdflib.Variable("this")
 Step = tuple[str, bool]  # (predicate IRI, forward: from the pattern's subject to its object)
 CHAINS = 3  # chains kept per pattern, the shortest first
+NARROW_ENOUGH = 8  # focus nodes below which the next chains are not followed: re-running for a few costs little
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,8 @@ def reached(entries: Iterable[Reach], edited: dict[str, list], step: Callable[[o
                 return None
             narrowest = None
             for start, steps in ((entry.start, entry.steps), *entry.others):
+                if narrowest is not None and len(narrowest) <= NARROW_ENOUGH:
+                    break
                 found = follow(triple.subject if start == "s" else triple.object, steps)
                 if found is not None:
                     narrowest = found if narrowest is None else narrowest & found

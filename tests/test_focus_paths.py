@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rdflib.plugins.sparql import prepareQuery
 
-from sortai.reasoner.focus_paths import analyse, reached
+from sortai.reasoner.focus_paths import NARROW_ENOUGH, analyse, reached
 
 EX = "http://example.org/"
 
@@ -180,12 +180,16 @@ def test_every_chain_of_a_pattern_narrows_what_it_reaches():
     chains = {(entry.start, entry.steps), *entry.others}
     assert chains == {("s", ((EX + "on", True), (EX + "on", False))),
                       ("o", ((EX + "intensifies", False), (EX + "mode", False)))}
-    edges = {(EX + "on", True): {"o1": ["w1"]}, (EX + "on", False): {"w1": ["t1", "t2", "o1"]},
-             (EX + "intensifies", False): {"M2": ["M1"]}, (EX + "mode", False): {"M1": ["t1", "t3", "t4"]}}
+    # Along the serving path o1 reaches more focus nodes than NARROW_ENOUGH (then the next chain is followed too).
+    on_path = [f"t{i}" for i in range(1, NARROW_ENOUGH + 3)] + ["o1"]
+    edges = {(EX + "on", True): {"o1": ["w1"]}, (EX + "on", False): {"w1": on_path},
+             (EX + "intensifies", False): {"M2": ["M1"]}, (EX + "mode", False): {"M1": ["t1", "t99"]}}
     step = lambda term, predicate, forward: edges.get((predicate, forward), {}).get(term, [])  # noqa: E731
     edited = {EX + "omode": [_Triple("o1", EX + "omode", "M2")]}
-    assert reached([entry], edited, step, lambda t: t, limit=10) == {"t1"}
+    assert reached([entry], edited, step, lambda t: t, limit=100) == {"t1"}
     # A chain that passes the limit narrows nothing; the others still do.
-    edges[EX + "mode", False]["M1"] = ["t1", "t3", "t4", "t6"]
-    assert reached([entry], edited, step, lambda t: t, limit=3) == {"t1", "t2", "o1"}
-    assert reached([entry], edited, step, lambda t: t, limit=2) is None  # both past it
+    assert reached([entry], edited, step, lambda t: t, limit=len(on_path) - 1) == {"t1", "t99"}
+    assert reached([entry], edited, step, lambda t: t, limit=1) is None  # both past it
+    # A first chain that reaches a handful is enough: the others are not followed.
+    edges[EX + "on", False]["w1"] = ["t1", "t2", "o1"]
+    assert reached([entry], edited, step, lambda t: t, limit=100) == {"t1", "t2", "o1"}
