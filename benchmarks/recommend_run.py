@@ -71,8 +71,9 @@ def main() -> None:
         summary.append(row)
         ratio = f", {row['inference'] / row['updates']:.1f}× faster than a full inference per remedy " \
                 f"({row['inference']:.1f} s)" if "inference" in row else ""
-        print(f"{row['triples']:>9} triples  --most {most}: {row['remedies']} remedies of {row['diagnoses_verified']} "
-              f"diagnoses (those with remedies) verified in {row['updates']:.1f} s{ratio}; peak RSS {row['rss_mb']:.0f} MB", flush=True)
+        print(f"{row['triples']:>9} triples  --most {most}: {row['remedies']} remedies of "
+              f"{row['diagnoses_verified']} diagnoses (those with remedies) verified in {row['updates']:.1f} s"
+              f"{ratio}; peak RSS {row['rss_mb']:.0f} MB", flush=True)
     (RESULTS / "recommend.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 

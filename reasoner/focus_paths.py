@@ -10,10 +10,10 @@ both ways, before and after the edit) reaches f, and perhaps a few more. For eac
 shortest such chains (up to CHAINS) from its variables to `?this`, through co-matched patterns only.
 
 Every chain reaches every focus node whose rows the triple can change (each runs through patterns the same
-solution matches), so what all of them reach does too: the update follows each and keeps what they all reach. That matters where the shortest chain runs through the
-ontology: D05 joins a diagnosis to another by their modes and by a shared serving path, and from the modes
-(`?mode sai:intensifies ?otherMode`) a changed diagnosis reaches the 892 diagnoses of the 100k fleet with a
-mode it intensifies, but only a few along the serving path.
+solution matches), so what all of them reach does too: the update follows each and keeps what they all reach.
+That matters where the shortest chain runs through the ontology. D05 joins a diagnosis to another by their
+modes and by a shared serving path. From the modes (`?mode sai:intensifies ?otherMode`), a changed diagnosis
+reaches the 892 diagnoses of the 100k fleet with a mode it intensifies; along the serving path, only a few.
 
 Where no chain exists the rule's rows may change for any focus node, and the rule re-runs in full: a pattern
 reached only through a computed value (BIND, an aggregate), an aggregate over the whole fleet, a pattern under

@@ -758,8 +758,8 @@ class CarriedReasoning:
         return self.reasoning
 
 
-def verify(baseline: Reasoning, found: list[Diagnosis], remedy: Remedy, reason=infer) -> Verified:
-    """`reason(description)` gives the reasoning over an edited description: `infer`, or a `CarriedReasoning()` for many."""
+def verify(baseline: Reasoning, found: list[Diagnosis], remedy: Remedy, reason) -> Verified:
+    """`reason(description)` gives the reasoning over an edited description (a `CarriedReasoning`)."""
     from .validation import validate
 
     description = baseline.description
