@@ -15,10 +15,16 @@ That matters where the shortest chain runs through the ontology. D05 joins a dia
 modes and by a shared serving path. From the modes (`?mode sai:intensifies ?otherMode`), a changed diagnosis
 reaches the 892 diagnoses of the 100k fleet with a mode it intensifies; along the serving path, only a few.
 
+A UNION is co-matched as one step with a way through each branch (`Either`): every solution matches one branch,
+so what is reached through every branch's chain holds each focus node. Its branches' chains run through their own
+patterns, and a step `BIND (?a AS ?b)` (an alias of a variable its group binds) is a way of length zero. S06 finds
+a measurement's workloads by such a UNION, and C02 a loop's nodes (a pool's, or a node governed directly).
+
 Where no chain exists the rule's rows may change for any focus node, and the rule re-runs in full: a pattern
-reached only through a computed value (BIND, an aggregate), an aggregate over the whole fleet, a pattern under
-LIMIT, a UNION branch whose sibling binds the path. Leaving a pattern out of the co-matched set is always safe
-(fewer chains, more full re-runs); putting one in that a solution need not match would not be.
+reached only through a computed value (BIND of an expression, an aggregate), an aggregate over the whole fleet, a
+pattern under LIMIT, a UNION one of whose branches does not bind both ends. Leaving a pattern out of the
+co-matched set is always safe (fewer chains, more full re-runs); putting one in that a solution need not match
+would not be.
 """
 
 from __future__ import annotations
@@ -32,9 +38,27 @@ import rdflib
 from rdflib.plugins.sparql.parserutils import CompValue
 
 THIS = rdflib.Variable("this")
-Step = tuple[str, bool]  # (predicate IRI, forward: from the pattern's subject to its object)
 CHAINS = 3  # chains kept per pattern, the shortest first
 NARROW_ENOUGH = 8  # focus nodes below which the next chains are not followed: re-running for a few costs little
+
+
+@dataclass(frozen=True)
+class Either:
+    """One step through a UNION: a chain through each branch, from the same variable to the same variable (an empty
+    chain: the branch aliases one to the other)."""
+
+    branches: tuple[tuple["Step", ...], ...]
+
+    def reversed(self) -> "Either":
+        return Either(tuple(_reversed(branch) for branch in self.branches))
+
+
+# (predicate IRI, forward: from the pattern's subject to its object), or a step through a UNION
+Step = tuple[str, bool] | Either
+
+
+def _reversed(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    return tuple(s.reversed() if isinstance(s, Either) else (s[0], not s[1]) for s in reversed(steps))
 
 
 @dataclass(frozen=True)
@@ -120,9 +144,40 @@ class _Walker:
             return self.required(node.p1, rename) + self.required(node.p2, rename)
         if name in ("LeftJoin", "Minus"):
             return self.required(node.p1, rename)
+        if name == "Extend":
+            inner = self.required(node.p, rename)
+            return inner + self._alias(node, inner, rename)
         if name == "Filter" or name in self.TRANSPARENT:
             return self.required(node.p, rename)
-        return []  # Union, a subquery (ToMultiSet), Slice, VALUES: nothing certain (safe)
+        if name == "Union":
+            return self._union([self.required(node.p1, rename), self.required(node.p2, rename)])
+        if name == "ToMultiSet":
+            projection = self._projection(node.p, rename)
+            return [] if projection is None else self.required(projection[0], projection[1])
+        return []  # Slice, VALUES: nothing certain (safe)
+
+    @staticmethod
+    def _alias(extend, inner: list[tuple], rename) -> list[tuple]:
+        """`BIND (?a AS ?b)` where the group binds ?a on every row: ?b is ?a, a step of length zero. (A computed
+        value, such as an aggregate's, is no alias: rdflib names it by a variable no pattern binds.)"""
+        if isinstance(extend.expr, rdflib.Variable):
+            source = rename(extend.expr)
+            if any(source in (t[0], t[2]) for t in inner):
+                return [(rename(extend.var), Either(((),)), source)]
+        return []
+
+    @staticmethod
+    def _union(branches: list[list[tuple]]) -> list[tuple]:
+        """What every solution of a UNION matches: for two variables each branch binds, a step through each branch
+        (its shortest chain between them, through its own patterns)."""
+        graphs = [_graph(patterns) for patterns in branches]
+        common = set.intersection(*(set(g.nodes) for g in graphs))
+        links = []
+        for a, b in sorted((a, b) for a in common for b in common if str(a) < str(b)):
+            ways = [_steps(g, nx.shortest_path(g, a, b)) if nx.has_path(g, a, b) else None for g in graphs]
+            if all(way is not None for way in ways):
+                links.append((a, Either(tuple(ways)), b))
+        return links
 
     def walk(self, node, context: list[tuple], rename, local: bool) -> None:
         if isinstance(node, (list, tuple)):
@@ -153,7 +208,8 @@ class _Walker:
             self.walk(node.p1, context, rename, local)
             self.walk(node.p2, context, rename, local)
         elif name in ("Filter", "Extend"):  # (NOT) EXISTS sees the solution of `p` only
-            self.walk(node.p, context, rename, local)
+            alias = self._alias(node, self.required(node.p, rename), rename) if name == "Extend" else []
+            self.walk(node.p, context + alias, rename, local)
             self._expression(node.get("expr"), self.focus + self.required(node.p, rename), rename, local)
         elif name == "ToMultiSet":
             self._subquery(node.p, context, rename, local)
@@ -169,18 +225,39 @@ class _Walker:
             raise _Unknown(name)
 
     def _subquery(self, node, context, rename, local) -> None:
-        """A subquery: only what it projects is shared with the outside; grouped, only its group keys keep
-        their values (an aggregate's result is computed, not matched)."""
+        """A subquery: only what it projects is shared with the outside (`_projection`)."""
+        projection = self._projection(node, rename)
+        if projection is None:
+            return
+        body, inner, limited, variables = projection
+        local = local and not limited
+        if THIS in variables:
+            # Restricting this subquery to the focus nodes too (VALUES ?this first in its group) drops only rows
+            # that no final row can use: its ?this is the focus node's (every enclosing subquery projects it),
+            # the group's first triples bind it (so the VALUES is a filter on them, before any OPTIONAL, MINUS
+            # or BIND), and no LIMIT picks among its rows. `_focused_select` finds such a subquery by its text,
+            # `SELECT ?this ...`: ?this projected first, as counted here.
+            if not (inner(THIS) == THIS and local and _starts_with(body, THIS)):  # ?this grouped on, not renamed
+                self.restrictable = False
+            if variables[0] == THIS:
+                self.subqueries_of_this += 1
+        self.walk(body, context, inner, local)
+
+    def _projection(self, node, rename):
+        """(its body, the renaming of its variables, whether a LIMIT picks among its rows, the variables it selects) of a
+        subquery; None for one that is only VALUES. Grouped, only its group keys keep their values (an
+        aggregate's result is computed, not matched); every other variable is its own, renamed in a new scope."""
+        limited = False
         while isinstance(node, CompValue) and node.name in ("Distinct", "Reduced", "OrderBy"):
             node = node.p
         if isinstance(node, CompValue) and node.name == "Slice":
-            local, node = False, node.p
+            limited, node = True, node.p
             while isinstance(node, CompValue) and node.name in ("Distinct", "Reduced", "OrderBy"):
                 node = node.p
         if not isinstance(node, CompValue) or node.name != "Project":
             if isinstance(node, CompValue) and node.name not in ("values", "ValuesClause"):
                 raise _Unknown(f"a subquery of the form {node.name}")
-            return
+            return None
         projected = set(node.PV)
         group = _find(node.p, "Group")
         if group is not None:
@@ -191,19 +268,7 @@ class _Walker:
         def inner(variable):
             return rename(variable) if variable in projected else rdflib.Variable(f"{variable}@{scope}")
 
-        if THIS in node.PV:
-            # Restricting this subquery to the focus nodes too (VALUES ?this first in its group) drops only rows
-            # that no final row can use: its ?this is the focus node's (every enclosing subquery projects it),
-            # the group's first triples bind it (so the VALUES is a filter on them, before any OPTIONAL, MINUS
-            # or BIND), and no LIMIT picks among its rows. `_focused_select` finds such a subquery by its text,
-            # `SELECT ?this ...`: ?this projected first, as counted here.
-            first = _first_triples(node.p)
-            if not (THIS in projected and rename(THIS) == THIS and local and first is not None
-                    and any(THIS in (t[0], t[2]) for t in first)):
-                self.restrictable = False
-            if node.PV and node.PV[0] == THIS:
-                self.subqueries_of_this += 1
-        self.walk(node.p, context, inner, local)
+        return node.p, inner, limited, list(node.PV)
 
     def _expression(self, expression, context, rename, local) -> None:
         """EXISTS and NOT EXISTS graphs inside an expression: co-matched with the solution the expression tests."""
@@ -228,20 +293,23 @@ class _Walker:
                 rename(o) if isinstance(o, rdflib.Variable) else o)
 
 
-def _first_triples(node) -> list | None:
-    """The triples a group starts with: its leftmost triple block, down the left of joins, OPTIONALs, MINUS,
-    FILTER, BIND, grouping and projection. None if it starts otherwise (a UNION, a subquery, VALUES)."""
+def _starts_with(node, variable) -> bool:
+    """Whether the triples a group starts with bind `variable`: its leftmost triple block, down the left of joins,
+    OPTIONALs, MINUS, FILTER, BIND, grouping and projection; for a UNION, in each branch. False if it starts
+    otherwise (a subquery, VALUES)."""
     while isinstance(node, CompValue):
         name = node.name
         if name in ("BGP", "TriplesBlock"):
-            return list(node.triples)
+            return any(variable in (t[0], t[2]) for t in node.triples)
+        if name == "Union":
+            return _starts_with(node.p1, variable) and _starts_with(node.p2, variable)
         if name in ("Join", "LeftJoin", "Minus"):
             node = node.p1
         elif name in ("Filter", "Extend", "Distinct", "Reduced", "OrderBy", "Group", "AggregateJoin", "Project"):
             node = node.p
         else:
-            return None
-    return None
+            return False
+    return False
 
 
 def _minted(node) -> dict[str, tuple[str, ...]]:
@@ -295,13 +363,9 @@ def _reach(triple: tuple, context: list[tuple], local: bool) -> Reach:
     constant = lambda t: None if isinstance(t, rdflib.Variable) else t  # noqa: E731
     chains: list[tuple[str, tuple[Step, ...]]] = []
     if local:
-        # Between two variables, the edge of the first predicate (deterministic). Not the pattern's own: a chain
-        # from one of its ends through the other is the other's chain, one step longer.
-        graph = nx.Graph()
-        for cs, cp, co in sorted(context, key=lambda t: str(t[1])):
-            if isinstance(cs, rdflib.Variable) and isinstance(co, rdflib.Variable) and cs != co \
-                    and (cs, cp, co) != tuple(triple) and not graph.has_edge(cs, co):
-                graph.add_edge(cs, co, predicate=str(cp), subject=cs)
+        # Not the pattern's own edge: a chain from one of its ends through the other is the other's chain, one
+        # step longer.
+        graph = _graph([t for t in context if tuple(t) != tuple(triple)])
         for start, variable in (("s", s), ("o", o)):
             if isinstance(variable, rdflib.Variable):
                 chains += [(start, steps) for steps in _chains_from(graph, variable)]
@@ -312,17 +376,39 @@ def _reach(triple: tuple, context: list[tuple], local: bool) -> Reach:
     return Reach(constant(s), str(p), constant(o), start, steps, tuple(others))
 
 
+def _graph(patterns: list[tuple]) -> nx.Graph:
+    """Variables joined by the patterns (triples, and UNION steps): between two variables, the edge of the first
+    predicate (deterministic), a triple's before a UNION's."""
+    graph = nx.Graph()
+    for cs, cp, co in sorted(patterns, key=lambda t: (isinstance(t[1], Either), str(t[1]))):
+        if isinstance(cs, rdflib.Variable) and isinstance(co, rdflib.Variable) and cs != co \
+                and not graph.has_edge(cs, co):
+            graph.add_edge(cs, co, step=cp if isinstance(cp, Either) else (str(cp), True), subject=cs)
+    return graph
+
+
+def _steps(graph: nx.Graph, nodes: list) -> tuple[Step, ...]:
+    """A path of variables as the steps that walk it, each edge taken from `a` to `b`."""
+    steps = []
+    for a, b in zip(nodes, nodes[1:]):
+        edge = graph.edges[a, b]
+        step = edge["step"]
+        if edge["subject"] != a:
+            step = step.reversed() if isinstance(step, Either) else (step[0], False)
+        if isinstance(step, Either) and len(step.branches) == 1:
+            steps += step.branches[0]  # an alias: no step at all
+        else:
+            steps.append(step)
+    return tuple(steps)
+
+
 def _chains_from(graph: nx.Graph, variable) -> list[tuple[Step, ...]]:
     """The shortest simple paths from `variable` to ?this (at most CHAINS), as steps."""
     if variable == THIS:
         return [()]
     if variable not in graph or THIS not in graph or not nx.has_path(graph, variable, THIS):
         return []
-    chains = []
-    for nodes in islice(nx.shortest_simple_paths(graph, variable, THIS), CHAINS):
-        chains.append(tuple((graph.edges[a, b]["predicate"], graph.edges[a, b]["subject"] == a)
-                            for a, b in zip(nodes, nodes[1:])))
-    return chains
+    return [_steps(graph, nodes) for nodes in islice(nx.shortest_simple_paths(graph, variable, THIS), CHAINS)]
 
 
 # --- at update time ---------------------------------------------------------------------------------------------
@@ -337,16 +423,22 @@ def reached(entries: Iterable[Reach], edited: dict[str, list], step: Callable[[o
     focus: set = set()
     memo: dict[tuple, set | None] = {}
 
+    def walk(found: set, steps: tuple[Step, ...]) -> set | None:
+        for one in steps:
+            if isinstance(one, Either):
+                ways = [walk(found, branch) for branch in one.branches]
+                found = None if any(way is None for way in ways) else set().union(*ways)
+            else:
+                predicate, forward = one
+                found = {n for term in found for n in step(term, predicate, forward)}
+            if found is None or len(found) > limit:
+                return None
+        return found
+
     def follow(value, steps: tuple[Step, ...]) -> set | None:
         found = memo.get((value, steps), False)
         if found is False:
-            found = {value}
-            for predicate, forward in steps:
-                found = {n for term in found for n in step(term, predicate, forward)}
-                if len(found) > limit:
-                    found = None
-                    break
-            memo[value, steps] = found
+            found = memo[value, steps] = walk({value}, steps)
         return found
 
     for entry in entries:

@@ -153,7 +153,7 @@ def _cached(files: tuple[Path, ...], strict: bool) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"11"
+CACHE_VERSION = b"12"
 
 
 def _cache_dir() -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rdflib.plugins.sparql import prepareQuery
 
-from sortai.reasoner.focus_paths import NARROW_ENOUGH, analyse, reached
+from sortai.reasoner.focus_paths import NARROW_ENOUGH, Either, analyse, reached
 
 EX = "http://example.org/"
 
@@ -17,13 +17,19 @@ def _paths(where: str, template: str = "?this :out ?x", base: str = ""):
     return analyse(parsed.algebra.p, parsed.algebra.template, EX + "Thing", parsed.prologue.base)
 
 
+def _local(steps: tuple) -> tuple:
+    """Steps with local names; a step through a UNION as ("either", chain of each branch...)."""
+    return tuple(("either", *(_local(b) for b in s.branches)) if isinstance(s, Either) else (s[0].replace(EX, ":"), s[1])
+                 for s in steps)
+
+
 def _chains(where: str) -> dict[str, tuple | None]:
     """Body predicate (local name) -> its chain, as (start, ((predicate, forward), ...)) or None."""
     paths = _paths(where)
     chains: dict[str, tuple | None] = {}
     for reach in paths.body:
         name = reach.predicate.replace(EX, ":")
-        steps = None if reach.steps is None else (reach.start, tuple((p.replace(EX, ":"), f) for p, f in reach.steps))
+        steps = None if reach.steps is None else (reach.start, _local(reach.steps))
         assert chains.get(name, steps) == steps, f"{name} given two chains"
         chains[name] = steps
     return chains
@@ -46,10 +52,44 @@ def test_a_pattern_inside_not_exists_is_reached_through_the_outer_solution():
     assert _chains("?this :a ?x . FILTER NOT EXISTS { ?x :b ?y }")[":b"] == ("s", ((":a", False),))
 
 
-def test_a_union_branch_does_not_carry_a_chain_for_what_follows():
-    chains = _chains("{ ?this :a ?x } UNION { ?this :b ?x } ?x :c ?y")
+def test_a_union_is_one_step_with_a_way_through_each_branch():
+    chains = _chains("{ ?this :a ?x } UNION { ?this :b ?w . ?w :d ?x } ?x :c ?y")
     assert chains[":a"] == ("s", ()) and chains[":b"] == ("s", ())
-    assert chains[":c"] is None  # ?x comes from one branch or the other: no pattern certain on every row
+    # ?x comes from one branch or the other: back along :a, or back along :d then :b
+    assert chains[":c"] == ("s", (("either", ((":a", False),), ((":d", False), (":b", False))),))
+
+
+def test_a_union_one_of_whose_branches_does_not_bind_the_path_carries_no_chain():
+    chains = _chains("{ ?this :a ?x } UNION { ?this :b ?z } ?x :c ?y")
+    assert chains[":c"] is None  # a row of the second branch leaves ?x unbound: :c joins it to anything
+
+
+def test_an_alias_is_a_step_of_length_zero():
+    # C02's shape: a loop's nodes, those of the pools it governs or a node it governs itself
+    where = ("?this :governs ?t . { ?t :servesFrom ?n } UNION { ?t :kind :Node . BIND (?t AS ?n) } "
+             "?n :bandwidth ?bw")
+    chains = _chains(where)
+    assert chains[":bandwidth"] == ("s", (("either", ((":servesFrom", False),), ()), (":governs", False)))
+    assert _chains("?this :a ?x . BIND (?x AS ?y) ?y :b ?z")[":b"] == ("s", ((":a", False),))
+
+
+def test_a_computed_value_is_no_alias():
+    assert _chains("?this :a ?x . BIND (STR(?x) AS ?y) ?z :b ?y")[":b"] is None
+    # rdflib binds an aggregate's result by BIND (?__agg_1__ AS ?m): no pattern binds ?__agg_1__
+    grouped = "{ SELECT ?k (MAX(?v) AS ?m) WHERE { ?k :v ?v } GROUP BY ?k }"
+    assert _chains(f"?this :a ?k . {grouped} ?q :b ?m")[":b"] is None
+    assert _chains(f"?this :a ?x . {grouped} ?x :b ?k")[":b"] == ("s", ((":a", False),))
+
+
+def test_a_subquery_is_co_matched_by_what_it_projects():
+    # S06's shape: the workloads of a measurement, the measured one or those whose path holds the measured component
+    where = ("?this :foi ?m . { SELECT ?this ?w WHERE { { ?this :foi ?w . ?w :kind :Workload } UNION "
+             "{ ?this :foi ?on . ?on :onPath ?w } } } ?c :pathOf ?w")
+    chains = _chains(where)
+    assert chains[":pathOf"] == ("o", (("either", ((":foi", False),), ((":onPath", False), (":foi", False))),))
+    # what it does not project (?on, renamed in the subquery's scope) is not the outer one of the same name
+    assert _chains("?this :a ?on . { SELECT ?this WHERE { ?this :b ?on } } ?on :c ?y")[":c"] == ("s", ((":a", False),))
+    assert _chains("?this :z ?q . { SELECT ?this WHERE { ?this :b ?on } } ?on :c ?y")[":c"] is None
 
 
 def test_an_aggregate_over_the_whole_fleet_reaches_every_focus_node():
@@ -132,6 +172,11 @@ def test_an_iri_minted_on_every_row_names_the_strings_it_contains():
     assert minted('?this :a ?m . BIND (IRI(CONCAT("../c/", STR(?m))) AS ?c)', f"BASE <{EX}base/x/> ") == {}
 
 
+def test_a_subquery_that_starts_with_a_union_is_restricted_only_where_each_branch_binds_this():
+    assert _restrictable("{ SELECT ?this ?w WHERE { { ?this :a ?w } UNION { ?this :b ?x . ?x :c ?w } } }")
+    assert not _restrictable("{ SELECT ?this ?w WHERE { { ?this :a ?w } UNION { ?x :c ?w } } }")
+
+
 def test_a_subquery_is_restricted_only_where_the_triples_it_starts_with_bind_this():
     # VALUES ?this goes first in the subquery's group: before an OPTIONAL, MINUS or BIND that comes first, it would
     # change what they see; after triples that bind ?this it only filters them.
@@ -193,3 +238,14 @@ def test_every_chain_of_a_pattern_narrows_what_it_reaches():
     # A first chain that reaches a handful is enough: the others are not followed.
     edges[EX + "on", False]["w1"] = ["t1", "t2", "o1"]
     assert reached([entry], edited, step, lambda t: t, limit=100) == {"t1", "t2", "o1"}
+
+
+def test_a_step_through_a_union_reaches_what_either_branch_reaches():
+    where = "{ ?this :a ?x } UNION { ?this :b ?w . ?w :d ?x } ?x :c ?y"
+    entry = next(r for r in _paths(where, "?this :out ?y").body if r.predicate == EX + "c")
+    edges = {(EX + "a", False): {"x1": ["t1"]}, (EX + "d", False): {"x1": ["w1", "w2"]},
+             (EX + "b", False): {"w1": ["t2"], "w2": ["t3"]}}
+    step = lambda term, predicate, forward: edges.get((predicate, forward), {}).get(term, [])  # noqa: E731
+    edited = {EX + "c": [_Triple("x1", EX + "c", "y1")]}
+    assert reached([entry], edited, step, lambda t: t, limit=10) == {"t1", "t2", "t3"}
+    assert reached([entry], edited, step, lambda t: t, limit=2) is None  # a branch past the limit: all of them
