@@ -89,6 +89,12 @@ class FocusPaths:
     # Template variables every row binds by BIND(IRI(CONCAT(...))): the string parts each such IRI contains (a
     # triple without them is not the rule's to conclude).
     minted: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Those bound by BIND (IRI (CONCAT (STR (?source), "text", ...))): (variable, source, text, whether the IRI is
+    # that and no more). The IRI then gives what ?source may be: what precedes "text" (`made_from`).
+    minted_from: tuple[tuple[str, str, str, bool], ...] = ()
+    # The variables of the body's first triples, which every row binds before anything else reads them: values
+    # given for them may open the body (`incremental._Changes._concluding`) without changing what it matches.
+    leading: tuple[str, ...] = ()
 
 
 def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str,
@@ -108,9 +114,28 @@ def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str,
     body = [_reach(t, context, local) for t, context, local in walker.found]
     body.append(_reach(focus, [focus], True))
     # Under a BASE, IRI() resolves a relative string, dot segments and all: what it makes need not contain the parts.
-    minted = {} if base else _minted(algebra)
+    binds = [] if base else list(_binds_on_every_row(algebra))
+    minted = {var: parts for var, expression in binds if (parts := _minted_parts(expression)) is not None}
+    # A source that a first triple has as its subject is no literal: its STR () is its IRI.
+    first = _first_triples(algebra)
+    named = {THIS} | {t[0] for t in first if isinstance(t[0], rdflib.Variable)}
+    made = sorted((var, *source) for var, expression in binds
+                  if (source := _made_from_variable(expression)) and rdflib.Variable(source[0]) in named)
     return FocusPaths(tuple(body), tuple(_reach(t, root, True) for t in template), walker.restrictable,
-                      walker.subqueries_of_this, tuple(sorted(minted.items())))
+                      walker.subqueries_of_this, tuple(sorted(minted.items())), tuple(made),
+                      tuple(sorted({str(term) for t in first for term in t if isinstance(term, rdflib.Variable)})))
+
+
+def made_from(iri: str, text: str, whole: bool) -> list[str]:
+    """What STR (?source) may be in an IRI made as CONCAT (STR (?source), text, ...): what precedes each
+    occurrence of the text (only at the end, for an IRI that is the two and no more)."""
+    if whole:
+        return [iri[:-len(text)]] if iri.endswith(text) and len(iri) > len(text) else []
+    found, at = [], iri.find(text, 1)
+    while at != -1:
+        found.append(iri[:at])
+        at = iri.find(text, at + 1)
+    return found
 
 
 class _Unknown(Exception):
@@ -295,14 +320,26 @@ class _Walker:
 
 def _starts_with(node, variable) -> bool:
     """Whether the triples a group starts with bind `variable`: its leftmost triple block, down the left of joins,
-    OPTIONALs, MINUS, FILTER, BIND, grouping and projection; for a UNION, in each branch. False if it starts
-    otherwise (a subquery, VALUES)."""
+    OPTIONALs, MINUS, FILTER, BIND, grouping and projection; for a UNION, in each branch; for a subquery that
+    projects it (and groups on it, if grouped), in the subquery's group. False if it starts otherwise (VALUES, a
+    subquery that does not project it)."""
     while isinstance(node, CompValue):
         name = node.name
         if name in ("BGP", "TriplesBlock"):
             return any(variable in (t[0], t[2]) for t in node.triples)
         if name == "Union":
             return _starts_with(node.p1, variable) and _starts_with(node.p2, variable)
+        if name == "ToMultiSet":
+            projection = node.p
+            while isinstance(projection, CompValue) and projection.name in ("Distinct", "Reduced", "OrderBy"):
+                projection = projection.p
+            if not (isinstance(projection, CompValue) and projection.name == "Project" and variable in projection.PV):
+                return False
+            group = _find(projection.p, "Group")
+            if group is not None and variable not in (group.get("expr") or []):
+                return False
+            node = projection.p
+            continue
         if name in ("Join", "LeftJoin", "Minus"):
             node = node.p1
         elif name in ("Filter", "Extend", "Distinct", "Reduced", "OrderBy", "Group", "AggregateJoin", "Project"):
@@ -312,10 +349,9 @@ def _starts_with(node, variable) -> bool:
     return False
 
 
-def _minted(node) -> dict[str, tuple[str, ...]]:
-    """Variables bound by BIND (IRI (CONCAT (...))) on every row: along Join, Filter, Extend and the left side of an
-    OPTIONAL or MINUS from the root, never inside a UNION branch, an OPTIONAL or a subquery."""
-    found: dict[str, tuple[str, ...]] = {}
+def _binds_on_every_row(node):
+    """(variable, expression) of each BIND on every row: along Join, Filter, Extend and the left side of an OPTIONAL
+    or MINUS from the root, never inside a UNION branch, an OPTIONAL or a subquery."""
     pending = [node]
     while pending:
         node = pending.pop()
@@ -323,12 +359,7 @@ def _minted(node) -> dict[str, tuple[str, ...]]:
             continue
         name = node.name
         if name == "Extend":
-            expression = node.expr
-            if isinstance(expression, CompValue) and expression.name == "Builtin_IRI":
-                argument = expression.arg
-                parts = argument.arg if isinstance(argument, CompValue) and argument.name == "Builtin_CONCAT" \
-                    else [argument]
-                found[str(node.var)] = tuple(str(p) for p in parts if isinstance(p, rdflib.Literal))
+            yield str(node.var), node.expr
             pending.append(node.p)
         elif name in ("Project", "Filter", "Distinct", "Reduced", "OrderBy"):
             pending.append(node.p)
@@ -336,7 +367,46 @@ def _minted(node) -> dict[str, tuple[str, ...]]:
             pending += [node.p1, node.p2]
         elif name in ("LeftJoin", "Minus"):
             pending.append(node.p1)
-    return found
+
+
+def _first_triples(node) -> list:
+    """The first block of triples of the root group, which the rest of the group (its FILTERs, BINDs, OPTIONALs,
+    MINUS) evaluates over: down the left of Join, LeftJoin and Minus, through Filter and Extend; none where the
+    group opens with a UNION, a subquery or a GRAPH."""
+    while isinstance(node, CompValue):
+        if node.name == "BGP":
+            return list(node.triples)
+        if node.name in ("Project", "Filter", "Distinct", "Reduced", "OrderBy", "Extend"):
+            node = node.p
+        elif node.name in ("Join", "LeftJoin", "Minus"):
+            node = node.p1
+        else:
+            break
+    return []
+
+
+def _minted_parts(expression) -> tuple[str, ...] | None:
+    """The string parts of IRI (CONCAT (...)) or IRI ("..."), which every IRI it makes contains; None for another
+    expression."""
+    if not (isinstance(expression, CompValue) and expression.name == "Builtin_IRI"):
+        return None
+    argument = expression.arg
+    parts = argument.arg if isinstance(argument, CompValue) and argument.name == "Builtin_CONCAT" else [argument]
+    return tuple(str(p) for p in parts if isinstance(p, rdflib.Literal))
+
+
+def _made_from_variable(expression) -> tuple[str, str, bool] | None:
+    """(source, text, whole) for IRI (CONCAT (STR (?source), "text", ...)); None for another expression."""
+    if not (isinstance(expression, CompValue) and expression.name == "Builtin_IRI"):
+        return None
+    argument = expression.arg
+    if not (isinstance(argument, CompValue) and argument.name == "Builtin_CONCAT" and len(argument.arg) >= 2):
+        return None
+    first, text = argument.arg[0], argument.arg[1]
+    if isinstance(first, CompValue) and first.name == "Builtin_STR" and isinstance(first.arg, rdflib.Variable) \
+            and isinstance(text, rdflib.Literal) and text.language is None and str(text):
+        return str(first.arg), str(text), len(argument.arg) == 2
+    return None
 
 
 def _find(node, name: str) -> CompValue | None:

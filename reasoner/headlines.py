@@ -76,6 +76,16 @@ class Headline:
     metrics: list[str] = field(default_factory=list)
 
 
+def _float(term) -> float | None:
+    """A literal's number; None for another term or a literal that is no number."""
+    if not isinstance(term, ox.Literal):
+        return None
+    try:
+        return float(term.value)
+    except ValueError:
+        return None
+
+
 # --- reading the graph ----------------------------------------------------------------------------------
 
 
@@ -88,6 +98,7 @@ class Facts:
         self.description = reasoning.description
         self._seen: dict[tuple[str, str], list] = {}  # the store no longer changes: each lookup is made once
         self.evidence: dict[str, list] | None = None  # all_evidence(), when every diagnosis is wanted
+        self.bulk_evidence = True  # whether `attach` reads every diagnosis's evidence at once (all_evidence)
         self.indications: dict[str, list[str]] = {}  # all_evidence(): diagnosis -> every indication it derives from
         self._models: dict[str, tuple[list[str], list[str]]] = {}  # pool -> (its nodes, their models)
         self._paths: dict[str, set[str]] | None = None
@@ -116,15 +127,7 @@ class Facts:
         return min(values, key=lambda v: v.value) if values else None
 
     def number(self, subject: str | None, predicate: str) -> float | None:
-        if subject is None:
-            return None
-        term = self.one(subject, predicate)
-        if not isinstance(term, ox.Literal):
-            return None
-        try:
-            return float(term.value)
-        except ValueError:
-            return None
+        return None if subject is None else _float(self.one(subject, predicate))
 
     def iri(self, subject: str | None, predicate: str) -> str | None:
         if subject is None:
@@ -286,28 +289,36 @@ def _local(iri: str | None) -> str:
 
 def all_evidence(facts: Facts) -> dict[str, list[Evidence]]:
     """Every diagnosis's lines of evidence, from one scan per property (per-diagnosis lookups dominated the
-    headline time on a large fleet, and a SPARQL join with OPTIONALs was slower than these scans)."""
-    graph = facts.reasoning.inferred_graph
+    headline time on a large fleet, and a SPARQL join with OPTIONALs was slower than these scans). The same lines
+    as `evidence_of` reads one diagnosis at a time: each property's least value, taken as `Facts` takes it."""
 
-    def by_subject(predicate: str, many: bool = False) -> dict:
-        found: dict = {}
-        for q in facts.store.quads_for_pattern(None, ox.NamedNode(predicate), None, graph):
-            if many:
-                found.setdefault(q.subject.value, []).append(q.object.value)
-            else:  # the least value where there are several, as `Facts.one`: not the first the store holds
-                value = found.get(q.subject.value)
-                if value is None or q.object.value < value:
-                    found[q.subject.value] = q.object.value
+    def by_subject(predicate: str) -> dict[str, list]:
+        found: dict[str, list] = {}
+        for q in facts.store.quads_for_pattern(None, ox.NamedNode(predicate), None, None):
+            found.setdefault(q.subject.value, []).append(q.object)
         return found
+
+    def least(values: list | None, kind):
+        term = min(values, key=lambda v: v.value) if values else None
+        return term if isinstance(term, kind) else None
 
     kinds, scores = by_subject(SAI + "evidenceKind"), by_subject(SAI + "severityScore")
     concerns, conditions = by_subject(SAI + "concerns"), by_subject(SAI + "viaCondition")
-    measured = by_subject(SAI + "viaMeasurement", many=True)
+    measured = by_subject(SAI + "viaMeasurement")
     lines: dict[str, list[Evidence]] = {}
-    facts.indications = by_subject(PROV_DERIVED, many=True)
+    facts.indications = {d: sorted({t.value for t in ts if isinstance(t, ox.NamedNode)})
+                         for d, ts in by_subject(PROV_DERIVED).items()}
     for d, indications in facts.indications.items():
-        found = [Evidence(_local(kinds[i]), float(scores.get(i, 0)), concerns.get(i, d), conditions.get(i),
-                          sorted(set(measured.get(i, ()))), i) for i in indications if i in kinds]
+        found = []
+        for i in indications:
+            kind = least(kinds.get(i), ox.NamedNode)
+            if kind is None:
+                continue
+            score, component = least(scores.get(i), ox.Literal), least(concerns.get(i), ox.NamedNode)
+            condition = least(conditions.get(i), ox.NamedNode)
+            found.append(Evidence(_local(kind.value), _float(score) or 0.0, component.value if component else d,
+                                  condition.value if condition else None,
+                                  sorted({t.value for t in measured.get(i, ()) if isinstance(t, ox.NamedNode)}), i))
         if found:
             lines[d] = sorted(found, key=lambda e: (-e.score, e.kind, e.indication or ""))
     return lines
@@ -1056,7 +1067,7 @@ def headline(facts: Facts, diagnosis) -> Headline:
 
 def attach(facts: Facts, diagnosis) -> None:
     """Give a diagnosis its headline, figures, effect and confirmation (in place)."""
-    if facts.evidence is None:
+    if facts.evidence is None and facts.bulk_evidence:
         facts.evidence = all_evidence(facts)
     h = headline(facts, diagnosis)
     diagnosis.headline = h.sentence

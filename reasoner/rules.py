@@ -153,7 +153,7 @@ def _cached(files: tuple[Path, ...], strict: bool) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"12"
+CACHE_VERSION = b"16"
 
 
 def _cache_dir() -> Path:

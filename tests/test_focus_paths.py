@@ -249,3 +249,39 @@ def test_a_step_through_a_union_reaches_what_either_branch_reaches():
     edited = {EX + "c": [_Triple("x1", EX + "c", "y1")]}
     assert reached([entry], edited, step, lambda t: t, limit=10) == {"t1", "t2", "t3"}
     assert reached([entry], edited, step, lambda t: t, limit=2) is None  # a branch past the limit: all of them
+
+
+def test_a_subquery_that_starts_with_a_subquery_projecting_this_is_restricted_with_it():
+    inner = "{ SELECT ?this ?r (MAX(?v) AS ?m) WHERE { ?this :p ?v ; :role ?r } GROUP BY ?this ?r }"
+    paths = _paths(f"{{ SELECT ?this (MAX(?m) AS ?worst) WHERE {{ {inner} }} GROUP BY ?this }} ?this :a ?x")
+    assert paths.restrict_subqueries and paths.subqueries_of_this == 2
+    # the inner one groups by ?role only: the outer one's ?this is not bound by what it starts with
+    loose = "{ SELECT ?r (MAX(?v) AS ?m) WHERE { ?this :p ?v ; :role ?r } GROUP BY ?r }"
+    assert not _restrictable(f"{{ SELECT ?this (MAX(?m) AS ?worst) WHERE {{ {loose} ?this :role ?r }} "
+                             "GROUP BY ?this } ?this :a ?x")
+
+
+def test_the_iri_made_from_a_variable_tells_what_the_variable_may_be():
+    from sortai.reasoner.focus_paths import made_from
+
+    def made(where: str) -> tuple:
+        return _paths(where, "?c :about ?x").minted_from
+
+    assert made('?this :a ?x . BIND (IRI(CONCAT(STR(?this), "/c")) AS ?c)') == (("c", "this", "/c", True),)
+    # from a variable the first triples have as their subject (no literal): what precedes each "/g/"
+    assert made('?this :a ?o . ?o :name ?n . BIND (IRI(CONCAT(STR(?o), "/g/", ?n)) AS ?c)') == (
+        ("c", "o", "/g/", False),)
+    # ?o only an object: a literal "http://..." would make the same IRI as the node <http://...>
+    assert made('?this :a ?o . BIND (IRI(CONCAT(STR(?o), "/g/")) AS ?c)') == ()
+    assert made('?this :a ?o . BIND (IRI(CONCAT("x:", STR(?this))) AS ?c)') == ()
+    assert made_from(EX + "i/c", "/c", True) == [EX + "i"]
+    assert made_from(EX + "i/c/d", "/c", True) == []  # made as the two and no more: the text ends it
+    assert made_from(EX + "o/g/a/g/b", "/g/", False) == [EX + "o", EX + "o/g/a"]
+    assert made_from(EX + "o", "/g/", False) == []
+
+
+def test_the_variables_of_the_first_triples_open_the_body():
+    assert _paths("?this :a ?x . ?x :b ?y . OPTIONAL { ?y :c ?z } BIND (1 AS ?w)").leading == ("this", "x", "y")
+    assert _paths("?this :a ?x . FILTER (?x > 1)").leading == ("this", "x")
+    assert _paths("{ ?this :a ?x } UNION { ?this :b ?x } ?x :c ?y").leading == ()
+    assert _paths("{ SELECT ?this ?x WHERE { ?this :a ?x } } ?x :c ?y").leading == ()

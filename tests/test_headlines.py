@@ -201,3 +201,47 @@ def test_diagnose_table_reads_in_an_80_column_terminal(example):
         # Domains by their titles, not bare codes.
         for domain in d.primary_domains:
             assert " ".join(short_domain(domain).split()[:2]) in flat, domain
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_evidence_read_for_all_diagnoses_at_once_is_the_evidence_read_one_by_one(scenario):
+    from sortai.reasoner.headlines import Facts, all_evidence, evidence_of
+
+    reasoning = infer(load_file(scenario / "description.yaml"))
+    found = diagnoses(reasoning)
+    one_by_one = {d.iri: evidence_of(Facts(reasoning), d.iri) for d in found}
+    facts = Facts(reasoning)
+    facts.evidence = all_evidence(facts)
+    assert {d.iri: evidence_of(facts, d.iri) for d in found} == one_by_one
+    assert all(one_by_one[d.iri] for d in found if d.kind == "mode")  # a mode's diagnosis rests on evidence
+
+
+def test_evidence_read_at_once_takes_each_property_as_a_lookup_does():
+    """Odd values on an indication (a second kind, a literal where an IRI belongs, a score that is no number) are
+    read alike by the scan and by the lookups."""
+    import pyoxigraph as ox
+
+    from sortai.reasoner.headlines import Facts, all_evidence, evidence_of
+
+    scenario = next(s for s in SCENARIOS if s.name == "disaggregated-h100-l4")
+    reasoning = infer(load_file(scenario / "description.yaml"))
+    found = diagnoses(reasoning)
+    diagnosis = found[0].iri
+    facts = Facts(reasoning)
+    indications = facts.iris(diagnosis, "http://www.w3.org/ns/prov#wasDerivedFrom")
+    assert len(indications) >= 2
+    graph = reasoning.inferred_graph
+    first, second = (ox.NamedNode(i) for i in indications[:2])
+    reasoning.store.extend([
+        ox.Quad(first, ox.NamedNode(SAI + "evidenceKind"), ox.NamedNode(SAI + "AAAEarlierKind"), graph),
+        ox.Quad(first, ox.NamedNode(SAI + "concerns"), ox.Literal("a literal"), graph),
+        ox.Quad(second, ox.NamedNode(SAI + "severityScore"), ox.Literal("0.0001-not-a-number"), graph),
+        ox.Quad(second, ox.NamedNode(SAI + "viaMeasurement"), ox.Literal("not a measurement"), graph),
+        ox.Quad(ox.NamedNode(diagnosis), ox.NamedNode("http://www.w3.org/ns/prov#wasDerivedFrom"),
+                ox.Literal("not an indication"), reasoning.asserted_graph),
+    ])
+    one_by_one = evidence_of(Facts(reasoning), diagnosis)
+    facts = Facts(reasoning)
+    facts.evidence = all_evidence(facts)
+    assert evidence_of(facts, diagnosis) == one_by_one
+    assert "AAAEarlierKind" in {e.kind for e in one_by_one}

@@ -294,8 +294,13 @@ def test_an_explainer_made_before_an_update_cites_the_edited_description():
     assert cited == {text.splitlines().index("    value: 3400") + 1 + 2}
 
 
-def test_after_an_update_only_the_diagnoses_whose_facts_changed_are_read_again(monkeypatch):
+@pytest.mark.parametrize("few", [0.0, 1.0], ids=["evidence-scanned", "evidence-looked-up"])
+def test_after_an_update_only_the_diagnoses_whose_facts_changed_are_read_again(monkeypatch, few):
+    """Whether those read again read their evidence by one scan or one by one (`FEW_READ_AGAIN`), they read what a
+    fresh run reads."""
     from sortai.reasoner import diagnoses as diagnoses_module
+
+    monkeypatch.setattr(diagnoses_module, "FEW_READ_AGAIN", few)
 
     scenario = next(s for s in SCENARIOS if s.name == "measurement-only")
     description = load_file(scenario / "description.yaml")
@@ -339,3 +344,53 @@ def test_after_an_update_only_the_diagnoses_whose_facts_changed_are_read_again(m
     kept = [d.to_json() for d in diagnoses(reasoning)]
     assert read == []
     assert kept == [d.to_json() for d in diagnoses(infer(quiet))] == before
+
+
+# --- rows of other focus nodes found through the IRIs a rule makes (`_Changes._concluding`) ----------------------
+
+MINTING = """
+@prefix ex: <http://example.org/> .
+rule:Minting a sh:NodeShape ; sh:targetClass ex:Item ; sh:rule rule:G01 , rule:T01 .
+rule:G01 a sh:SPARQLRule ; sai:ruleId "G01" ; rdfs:label "g" ; sai:encodesSection "§4" ; sh:prefixes rule:prefixes ;
+    sh:order 1 ;
+    sh:construct "PREFIX ex: <http://example.org/> CONSTRUCT { ?group a ex:Group ; ex:of ?owner . } WHERE { $this ex:owner ?owner . ?owner ex:name ?n . BIND (IRI(CONCAT(STR(?owner), '/group/', ?n)) AS ?group) }" .
+rule:T01 a sh:SPARQLRule ; sai:ruleId "T01" ; rdfs:label "t" ; sai:encodesSection "§4" ; sh:prefixes rule:prefixes ;
+    sh:order 2 ;
+    sh:construct "PREFIX ex: <http://example.org/> CONSTRUCT { ?card ex:cardKind ?k . } WHERE { $this ex:kind ?k ; ex:tag ?t . BIND (IRI(CONCAT(STR($this), '/card')) AS ?card) }" .
+"""
+
+
+def test_the_rows_behind_a_full_list_are_found_through_the_iris_the_rule_made(tmp_path, monkeypatch):
+    """G01 makes a group's IRI from its owner's (many items, one group: its lists are full); T01 makes a card's IRI
+    from the item's own (many tags, one card). An edit re-runs them for the items it reaches, and the other items
+    whose rows conclude the same triples are found from the IRIs: the owner before "/group/", the item before
+    "/card". Each update is compared with a full inference."""
+    rules = _rule_base(tmp_path, MINTING)
+    by_id = rules.by_id()
+    assert [m[:2] for m in by_id["G01"].focus_paths.minted_from] == [("group", "owner")]
+    assert [m[:2] for m in by_id["T01"].focus_paths.minted_from] == [("card", "this")]
+    items = [f"ex:i{i} a ex:Item ; ex:owner ex:o{i % 2} ; ex:kind ex:K{i % 3} ; "
+             + " ; ".join(f"ex:tag {t}" for t in range(MAX_ALTERNATIVES + 1)) + " ." for i in range(3 * MAX_ALTERNATIVES)]
+    data = "@prefix ex: <http://example.org/> .\n" + "\n".join(items) + '\nex:o0 ex:name "a" . ex:o1 ex:name "b" .'
+    description = load_bytes(data.encode(), "minting.ttl")
+    reasoning = infer(description, rules)
+    asked = []
+    original = incremental._Changes._concluding
+    monkeypatch.setattr(incremental._Changes, "_concluding",
+                        lambda self, rule, triples: asked.append(rule.rule_id) or original(self, rule, triples))
+    rng = random.Random(3)
+    for step in range(24):
+        triples = list(description.triples)
+        editable = [t for t in triples if t.predicate.value in (EX + "owner", EX + "tag", EX + "kind")]
+        old = rng.choice(editable)
+        triples.remove(old)
+        if rng.random() < 0.7:  # moved: another owner, tag or kind
+            value = {EX + "owner": ox.NamedNode(EX + f"o{rng.randrange(3)}"), EX + "kind": ox.NamedNode(EX + "K9"),
+                     EX + "tag": ox.Literal(str(rng.randrange(50)), datatype=old.object.datatype)
+                     if isinstance(old.object, ox.Literal) else old.object}[old.predicate.value]
+            triples.append(ox.Triple(old.subject, old.predicate, value))
+        description = replace(description, triples=triples)
+        result = update(reasoning, description)
+        assert not result.full
+        assert _state(reasoning, explain=False) == _state(infer(description, rules), explain=False), f"edit {step}"
+    assert {"G01", "T01"} <= set(asked)  # the full lists were asked about, not only re-run in full
