@@ -29,6 +29,7 @@ would not be.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from itertools import count, islice
 from typing import Callable, Iterable
@@ -86,8 +87,9 @@ class FocusPaths:
     # first, which the text must show as many times (`incremental._focused_select`).
     restrict_subqueries: bool = False
     subqueries_of_this: int = 0
-    # Template variables every row binds by BIND(IRI(CONCAT(...))): the string parts each such IRI contains (a
-    # triple without them is not the rule's to conclude).
+    # Template variables that only a BIND(IRI(CONCAT(...))) binds, on the path of every row (nothing else in the
+    # body binds them: a row where the BIND fails leaves them unbound, and concludes no triple of theirs): the
+    # string parts each such IRI contains (a triple without them is not the rule's to conclude).
     minted: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Those bound by BIND (IRI (CONCAT (STR (?source), "text", ...))): (variable, source, text, whether the IRI is
     # that and no more). The IRI then gives what ?source may be: what precedes "text" (`made_from`).
@@ -114,7 +116,8 @@ def analyse(algebra: CompValue, template: Iterable[tuple], target_class: str,
     body = [_reach(t, context, local) for t, context, local in walker.found]
     body.append(_reach(focus, [focus], True))
     # Under a BASE, IRI() resolves a relative string, dot segments and all: what it makes need not contain the parts.
-    binds = [] if base else list(_binds_on_every_row(algebra))
+    bound = _bindings(algebra)
+    binds = [] if base else [(var, e) for var, e in _binds_on_every_row(algebra) if bound[var] == 1]
     minted = {var: parts for var, expression in binds if (parts := _minted_parts(expression)) is not None}
     # A source that a first triple has as its subject is no literal: its STR () is its IRI.
     first = _first_triples(algebra)
@@ -259,8 +262,9 @@ class _Walker:
         if THIS in variables:
             # Restricting this subquery to the focus nodes too (VALUES ?this first in its group) drops only rows
             # that no final row can use: its ?this is the focus node's (every enclosing subquery projects it),
-            # the group's first triples bind it (so the VALUES is a filter on them, before any OPTIONAL, MINUS
-            # or BIND), and no LIMIT picks among its rows. `_focused_select` finds such a subquery by its text,
+            # what the group starts with binds it on every row (triples, each branch of a UNION, or a subquery
+            # grouped by it: `_starts_with`), so the VALUES is a filter on them, before any OPTIONAL, MINUS or
+            # BIND; and no LIMIT picks among its rows. `_focused_select` finds such a subquery by its text,
             # `SELECT ?this ...`: ?this projected first, as counted here.
             if not (inner(THIS) == THIS and local and _starts_with(body, THIS)):  # ?this grouped on, not renamed
                 self.restrictable = False
@@ -349,6 +353,30 @@ def _starts_with(node, variable) -> bool:
     return False
 
 
+def _bindings(node) -> Counter:
+    """How often each variable is bound anywhere in the body, subqueries included: once per triple pattern it is in,
+    per BIND or aggregate to it, per VALUES and per GRAPH that names it."""
+    found: Counter = Counter()
+    pending = [node]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (list, tuple)):
+            pending += node
+            continue
+        if not isinstance(node, CompValue):
+            continue
+        if node.name == "BGP":
+            found.update(str(term) for t in node.triples for term in t if isinstance(term, rdflib.Variable))
+        elif node.name == "Extend":
+            found[str(node.var)] += 1
+        elif node.name == "values":
+            found.update({str(v) for row in node.res for v in row})
+        elif node.name == "Graph" and isinstance(node.term, rdflib.Variable):
+            found[str(node.term)] += 1
+        pending += [v for k, v in node.items() if k != "_vars"]
+    return found
+
+
 def _binds_on_every_row(node):
     """(variable, expression) of each BIND on every row: along Join, Filter, Extend and the left side of an OPTIONAL
     or MINUS from the root, never inside a UNION branch, an OPTIONAL or a subquery."""
@@ -372,7 +400,7 @@ def _binds_on_every_row(node):
 def _first_triples(node) -> list:
     """The first block of triples of the root group, which the rest of the group (its FILTERs, BINDs, OPTIONALs,
     MINUS) evaluates over: down the left of Join, LeftJoin and Minus, through Filter and Extend; none where the
-    group opens with a UNION, a subquery or a GRAPH."""
+    group opens otherwise (a UNION, a subquery, VALUES, OPTIONAL, BIND or GRAPH)."""
     while isinstance(node, CompValue):
         if node.name == "BGP":
             return list(node.triples)

@@ -76,6 +76,12 @@ class Headline:
     metrics: list[str] = field(default_factory=list)
 
 
+def _least_first(term) -> tuple[str, str]:
+    """The order in which a property's values are taken, least first: by their text, then by their N-Triples form
+    (an IRI and a literal of the same text), whatever order the store gives them in."""
+    return term.value, str(term)
+
+
 def _float(term) -> float | None:
     """A literal's number; None for another term or a literal that is no number."""
     if not isinstance(term, ox.Literal):
@@ -124,7 +130,7 @@ class Facts:
 
     def one(self, subject: str, predicate: str):
         values = self.objects(subject, predicate)
-        return min(values, key=lambda v: v.value) if values else None
+        return min(values, key=_least_first) if values else None
 
     def number(self, subject: str | None, predicate: str) -> float | None:
         return None if subject is None else _float(self.one(subject, predicate))
@@ -299,7 +305,7 @@ def all_evidence(facts: Facts) -> dict[str, list[Evidence]]:
         return found
 
     def least(values: list | None, kind):
-        term = min(values, key=lambda v: v.value) if values else None
+        term = min(values, key=_least_first) if values else None
         return term if isinstance(term, kind) else None
 
     kinds, scores = by_subject(SAI + "evidenceKind"), by_subject(SAI + "severityScore")

@@ -153,7 +153,7 @@ def _cached(files: tuple[Path, ...], strict: bool) -> RuleBase:
     return base
 
 
-CACHE_VERSION = b"16"
+CACHE_VERSION = b"17"
 
 
 def _cache_dir() -> Path:

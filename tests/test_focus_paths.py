@@ -285,3 +285,17 @@ def test_the_variables_of_the_first_triples_open_the_body():
     assert _paths("?this :a ?x . FILTER (?x > 1)").leading == ("this", "x")
     assert _paths("{ ?this :a ?x } UNION { ?this :b ?x } ?x :c ?y").leading == ()
     assert _paths("{ SELECT ?this ?x WHERE { ?this :a ?x } } ?x :c ?y").leading == ()
+
+
+def test_an_iri_is_minted_only_where_nothing_else_binds_its_variable():
+    def minted(where: str) -> tuple:
+        paths = _paths(where, "?c :about ?this")
+        return paths.minted, paths.minted_from
+
+    made = 'BIND (IRI(CONCAT(STR(?this), "/c")) AS ?c)'
+    assert minted(f"?this :a ?m . {made}") == ((("c", ("/c",)),), (("c", "this", "/c", True),))
+    # where the BIND fails, a pattern after it may bind ?c to any node: the IRI tells nothing then
+    assert minted(f"?this :a ?m . {made} OPTIONAL {{ ?c :made ?x }}") == ((), ())
+    assert minted(f"?this :a ?m . {{ {made} }} ?c :made ?x") == ((), ())
+    assert minted(f"?this :a ?m . {made} {{ SELECT ?c WHERE {{ ?c :made ?x }} }}") == ((), ())
+    assert minted(f"?this :a ?m . VALUES ?c {{ :k }} {made}") == ((), ())

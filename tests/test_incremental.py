@@ -394,3 +394,27 @@ def test_the_rows_behind_a_full_list_are_found_through_the_iris_the_rule_made(tm
         assert not result.full
         assert _state(reasoning, explain=False) == _state(infer(description, rules), explain=False), f"edit {step}"
     assert {"G01", "T01"} <= set(asked)  # the full lists were asked about, not only re-run in full
+
+
+REBINDING = """
+@prefix ex: <http://example.org/> .
+rule:Cards a sh:NodeShape ; sh:targetClass ex:Item ; sh:rule rule:T01 .
+rule:T01 a sh:SPARQLRule ; sai:ruleId "T01" ; rdfs:label "t" ; sai:encodesSection "§4" ; sh:prefixes rule:prefixes ;
+    sh:construct "PREFIX ex: <http://example.org/> CONSTRUCT { ?card ex:cardKind ?k . } WHERE { $this ex:kind ?k . OPTIONAL { $this ex:label ?l } BIND (IRI(CONCAT(STR($this), '/card', ?l)) AS ?card) OPTIONAL { ?card ex:made ?m } }" .
+"""
+
+
+def test_an_iri_a_later_pattern_may_bind_instead_of_the_bind_names_no_focus_node(tmp_path):
+    """Where the BIND fails (no label), the OPTIONAL after it binds ?card to any node that is made: every item
+    concludes ex:shared/card's kind, and the IRI says nothing of which item (a reviewer's counterexample)."""
+    rules = _rule_base(tmp_path, REBINDING)
+    assert rules.by_id()["T01"].focus_paths.minted_from == () and rules.by_id()["T01"].focus_paths.minted == ()
+    items = [f"ex:i{i} a ex:Item ; ex:kind ex:K0 ." for i in range(MAX_ALTERNATIVES + 2)]
+    data = "@prefix ex: <http://example.org/> .\n" + "\n".join(items) + "\n<http://example.org/shared/card> ex:made true ."
+    description = load_bytes(data.encode(), "cards.ttl")
+    reasoning = infer(description, rules)
+    kind = ox.Triple(ox.NamedNode(EX + "i0"), ox.NamedNode(EX + "kind"), ox.NamedNode(EX + "K0"))
+    edited = replace(description, triples=[t for t in description.triples if t != kind] + [
+        ox.Triple(kind.subject, kind.predicate, ox.NamedNode(EX + "K9"))])
+    assert not update(reasoning, edited).full
+    assert _state(reasoning, explain=False) == _state(infer(edited, rules), explain=False)
