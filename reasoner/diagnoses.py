@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 
@@ -156,6 +157,10 @@ def diagnoses(reasoning: Reasoning) -> list[Diagnosis]:
     reasoning.diagnosis_records = (same_names, records)
     reasoning.touched = set()
     found.sort(key=lambda d: (-d.severity_score, d.id))
+    # The records live as long as the reasoning (they are read again after an update), which engine.infer
+    # moves out of the cyclic collector's generations. Left in them, the 2,151 records at 100k made its full
+    # passes pause the explanations that follow for up to 24 ms (2.5 ms frozen): the slowest: 39 ms, not 20.
+    gc.freeze()
     return found
 
 

@@ -22,7 +22,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Callable, Iterable
 
 import pyoxigraph as ox
@@ -31,7 +30,7 @@ import rdflib
 from . import resources
 from .collector import without_cyclic_gc
 from .description import Description
-from .provenance import NAMED, UNBOUND, Provenance, Terms, to_ox, triple_key
+from .provenance import NAMED, TERM_BITS, UNBOUND, Provenance, Terms, to_ox
 from .rules import Pattern, Rule, RuleBase, load_rule_base, matches
 from .semi_naive import DELTA, delta_variants
 
@@ -274,14 +273,18 @@ def _rows(tsv: bytes, cells: dict, terms: Terms) -> tuple[tuple[str, ...], list[
     if not header:
         return (), [()] * len(body)  # a body without variables: one empty row per solution
     names = tuple(v[1:] for v in header.split("\t"))
-    split = [line.split("\t") for line in body]
-    new = [c for c in set(chain.from_iterable(split)) if c not in cells]
+    if not body:
+        return names, []
+    flat = "\t".join(body).split("\t")  # every cell, row after row: one split instead of one per row
+    if len(flat) != len(body) * len(names):
+        raise ValueError(f"a SPARQL TSV result with {len(names)} variables has a row of another width")
+    new = list(set(flat).difference(cells))
     if new:
         parsed = ox.parse_query_results(("?v\n" + "\n".join(new) + "\n").encode("utf-8"),
                                         format=ox.QueryResultsFormat.TSV)
         cells.update(zip(new, (terms.id(solution[0]) for solution in parsed)))
-    cell = cells.__getitem__
-    return names, [tuple(map(cell, row)) for row in split]
+    ids = map(cells.__getitem__, flat)
+    return names, list(zip(*[ids] * len(names)))  # consecutive cells, a row's worth at a time
 
 
 def _touches(written: tuple[str, str], reads: Iterable[tuple[str, str]]) -> bool:
@@ -395,9 +398,13 @@ def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list
 
     new_quads: list[ox.Quad] = []
     changed: set[tuple[str, str]] = set()
+    # predicate id, or (rdf:type, class id) -> (whether such a triple may be asserted, its `changed` entry):
+    # worked out once per kind, not for each of a rule's new triples
+    kinds: dict = {}
+    s_shift = 2 * TERM_BITS
     for key, group in rows.items():
-        conclusions = [(triple_key(key[i], key[i + 1], key[i + 2]), key[i], key[i + 1], key[i + 2])
-                       for i in range(0, len(key), 3)]
+        conclusions = [(s << s_shift | p << TERM_BITS | o, s, p, o)  # triple_key inline: once per conclusion
+                       for s, p, o in zip(key[::3], key[1::3], key[2::3])]
         if rule.aggregates:
             merges = [(tuple(group[:MAX_MERGED_ROWS]), max(0, len(group) - MAX_MERGED_ROWS))]
         else:
@@ -407,23 +414,27 @@ def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list
             for tk, s, p, o in conclusions:
                 found = known_refs.get(tk)
                 if found is None:
-                    predicate = term[p].value
-                    typed = term[o].value if p == rdf_type else None
-                    if (predicate, typed) in asserted_predicates and \
-                            _asserted(store, ox.Triple(term[s], term[p], term[o]), graph):
+                    kind_key = (p, o) if p == rdf_type else p
+                    kind = kinds.get(kind_key)
+                    if kind is None:
+                        predicate = term[p].value
+                        typed = term[o].value if p == rdf_type else None
+                        kind = kinds[kind_key] = ((predicate, typed) in asserted_predicates,
+                                                  (predicate, typed if typed is not None else "*"))
+                    if kind[0] and _asserted(store, ox.Triple(term[s], term[p], term[o]), graph):
                         continue  # asserted already: nothing to derive, nothing to explain
                     if ref is None:
                         ref = keep(merged, omitted)
                     known_refs[tk] = ref
                     new_quads.append(ox.Quad(term[s], term[p], term[o], graph))
-                    changed.add((predicate, typed if typed is not None else "*"))
+                    changed.add(kind[1])
                 else:
                     known = [found] if isinstance(found, int) else found
+                    if order is None and len(known) >= MAX_ALTERNATIVES:
+                        continue  # as many alternatives as are kept, whether or not this one is among them
                     if any(same(r, rule, merged) for r in known):
                         continue
                     if order is None:
-                        if len(known) >= MAX_ALTERNATIVES:
-                            continue
                         at = len(known)
                     else:
                         mine = order[id(rule)]

@@ -3,6 +3,8 @@ evaluated ahead on the second thread."""
 
 from __future__ import annotations
 
+from concurrent.futures import wait
+
 import pyoxigraph as ox
 import pytest
 
@@ -108,9 +110,18 @@ def _provenance(reasoning):
 
 def test_a_rule_whose_input_is_read_only_inside_filter_exists_waits_for_its_writer(ahead_rules, monkeypatch):
     evaluated_ahead = []
-    evaluate = engine._Lookahead._timed
+    evaluate, take = engine._Lookahead._timed, engine._Lookahead.take
     monkeypatch.setattr(engine._Lookahead, "_timed",
                         lambda self, select: evaluated_ahead.append(select) or evaluate(self, select))
+
+    def patient_take(self, rule):
+        # The main thread lets the worker reach what was given to it, rather than race it: what is under test is
+        # which rules may be evaluated ahead, not which thread gets there first.
+        if rule.rule_id in self.futures:
+            wait([self.futures[rule.rule_id]])
+        return take(self, rule)
+
+    monkeypatch.setattr(engine._Lookahead, "take", patient_take)
     reasoning = infer(load_bytes(CHAIN, "chain.ttl"), ahead_rules)
     before_last = {t.subject.value for t in reasoning.inferred_triples() if t.predicate.value == EX + "beforeLast"}
     assert before_last == {EX + "c"}  # A02 reads ex:last only inside FILTER EXISTS; an early run would find none
@@ -263,3 +274,17 @@ def test_the_same_facts_in_another_order_give_the_same_provenance_and_explanatio
     description = load_file(EXAMPLES / "mig-multitenant" / "description.yaml")
     reordered = replace(description, triples=list(reversed(description.triples)))
     assert state(infer(reordered)) == state(infer(description))
+
+
+def test_the_diagnosis_records_leave_the_collectors_generations():
+    """As the reasoning does: full collections during the explanations that follow do not rescan them."""
+    import gc
+
+    from sortai.reasoner.diagnoses import diagnoses
+
+    reasoning = infer(load_file(EXAMPLES / "mig-multitenant" / "description.yaml"))
+    found = diagnoses(reasoning)
+    kept = [record for record, _ in reasoning.diagnosis_records[1].values() if record is not None]
+    tracked = {id(o) for o in gc.get_objects()}
+    assert found and kept
+    assert not any(id(d) in tracked or id(d.figures) in tracked for d in (*found, *kept))
