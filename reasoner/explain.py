@@ -9,7 +9,9 @@ the values bound when it fired.
 from __future__ import annotations
 
 import gc
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pyoxigraph as ox
 
@@ -17,7 +19,6 @@ from . import resources
 from .diagnoses import RDF_TYPE, label, source_of, statement_source
 from .engine import CATALOG_GRAPH, ONTOLOGY_GRAPH, Reasoning
 from .provenance import TERM_BITS, TERM_MASK
-from .bounded_cache import BoundedCache, memoised
 from .vocabulary import vocabulary
 
 MAX_DEPTH = 40
@@ -60,11 +61,10 @@ class Explainer:
         self.reasoning = reasoning
         self.vocab = vocabulary()
         self.root = None
-        # One explanation names the same elements and cites the same facts hundreds of times: each name,
-        # origin and derivation is worked out once per explainer (`_start_caches`), and again after an update.
-        # Bounded in two generations (bounded_cache.py), so that memory stays bounded on a large fleet and no
-        # explanation pays for freeing or rebuilding a whole cache (clearing one of terms at once paused an
-        # explanation at 1M for 0.7 s; rebuilding a 200k-entry dict that evicts as it goes takes ~20 ms).
+        # One explanation names the same elements and cites the same facts hundreds of times: each name, origin
+        # and derivation is worked out once per explainer (`_start_caches`), and again after an update. Bounded,
+        # evicting one entry at a time, so that memory stays bounded on a large fleet and no explanation pays
+        # for freeing a whole cache (clearing one of terms at once paused an explanation at 1M for 0.7 s).
         self._start_caches()
 
     # --- naming -----------------------------------------------------------------------------------------
@@ -98,8 +98,10 @@ class Explainer:
         # of cached dicts or terms made each of its full passes pause an explanation for ~80 ms at 100k.
         found = self._origins.get(key)
         if found is None:
+            if len(self._origins) >= 100_000:
+                self._origins.popitem(last=False)
             kind, source = self._origin(self._provenance.terms.triple(key))
-            found = self._origins.put(key, (kind, tuple(source.items()) if source is not None else None))
+            found = self._origins[key] = (kind, tuple(source.items()) if source is not None else None)
         kind, source = found
         return kind, dict(source) if source is not None else None  # each node owns its source
 
@@ -216,10 +218,10 @@ class Explainer:
         the description, so the caches start again when an update replaces either."""
         self.description = self.reasoning.description
         provenance = self._provenance = self.reasoning.derivations
-        self._name_of = memoised(self._name, 100_000)
-        self._derivation_of = memoised(self._derivation, 200_000)
-        self._statements: BoundedCache[tuple[str, str, str]] = BoundedCache(200_000)
-        self._origins: BoundedCache[tuple] = BoundedCache(100_000)
+        self._name_of = lru_cache(maxsize=100_000)(self._name)
+        self._derivation_of = lru_cache(maxsize=200_000)(self._derivation)
+        self._statements: OrderedDict[int, tuple[str, str, str]] = OrderedDict()
+        self._origins: OrderedDict[int, tuple] = OrderedDict()
         # `id`, not a lookup: a premise plan made later could give a term its id, which the explainer would miss.
         self._type_id = provenance.terms.id(RDF_TYPE)
         self._diagnosis_id = provenance.terms.id(DIAGNOSIS)
@@ -228,8 +230,10 @@ class Explainer:
     def _statement_of(self, key: int) -> tuple[str, str, str]:
         found = self._statements.get(key)
         if found is None:
+            if len(self._statements) >= 200_000:
+                self._statements.popitem(last=False)
             s = self.statement(self._provenance.terms.triple(key))
-            found = self._statements.put(key, (s["subject"], s["property"], s["value"]))
+            found = self._statements[key] = (s["subject"], s["property"], s["value"])
         return found
 
     def explain_diagnosis(self, iri: str) -> Node:
@@ -247,7 +251,7 @@ class Explainer:
             for triple in sorted((q.triple for q in quads), key=lambda t: str(t.object)):
                 facets.append(self.explain_triple(triple, seen))
         name = self.term(node)
-        misses = self._derivation_of.cache.misses
+        misses = self._derivation_of.cache_info().misses
         if misses - self._frozen > 2_000:
             # What the caches keep lives as long as the explainer, as the reasoning itself does (engine.py), so it
             # leaves the collector's generations: left in them, about 50k objects at 100k made the collector's

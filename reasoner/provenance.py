@@ -11,13 +11,13 @@ premises are instantiated from the rows then, as before.
 from __future__ import annotations
 
 from array import array
+from itertools import islice
 from typing import Iterable, Iterator
 
 import pyoxigraph as ox
 import rdflib
 
 from .rules import Pattern, Rule
-from .bounded_cache import BoundedCache
 
 # Term kinds, as the generated conclusion functions check them (engine._conclusion_terms): odd for a term that
 # can be a subject, 1 for one that can be a predicate, 0 only for an unbound value.
@@ -34,7 +34,7 @@ MAX_ROWS = 1 << _COUNT_BITS  # of one derivation (engine.MAX_MERGED_ROWS is 32)
 # explaining one diagnosis looks up ~600 triples, most of them again across a fleet's diagnoses, and a key
 # from the three terms costs three getters and three hashes. At 100k, remembering 65k of them still left
 # half the lookups to that.
-RECENT_TRIPLES = 125_000  # the last 125k to 250k: ~100 MB at most (bounded_cache.py)
+RECENT_TRIPLES = 250_000  # ~100 MB at most
 
 
 class Terms:
@@ -155,7 +155,7 @@ class Provenance:
         self.omitted: dict[int, int] = {}  # ref -> rows an aggregate merged beyond those kept
         self.by_key: dict[int, int | list[int]] = {}  # triple key -> one ref, or a list of them in rule order
         self._plans: dict[tuple, list] = {}  # (id(rule), column order) -> its premise plan (`premise_keys`)
-        self._recent: BoundedCache[int] = BoundedCache(RECENT_TRIPLES)  # triple -> key, looked up or built lately
+        self._recent: dict[ox.Triple, int] = {}  # triple -> key, for those looked up or built lately (`key`)
 
     # --- compact form: the engine's and the incremental update's ---------------------------------------
 
@@ -243,8 +243,16 @@ class Provenance:
     def triple_of(self, key: int) -> ox.Triple:
         """The triple of a key, remembered for a while (`key`): explaining looks each premise up right after."""
         triple = self.terms.triple(key)
-        self._recent.put(triple, key)
+        self._remember(triple, key)
         return triple
+
+    def _remember(self, triple: ox.Triple, key: int) -> None:
+        recent = self._recent
+        if len(recent) >= RECENT_TRIPLES:
+            # The oldest sixteenth at a time: clearing all 250k at once paused an explanation at 1M for 0.1 s.
+            for old in list(islice(recent, RECENT_TRIPLES // 16)):
+                del recent[old]
+        recent[triple] = key
 
     def key(self, triple: ox.Triple) -> int | None:
         """The triple's key (None if a term was never seen); remembered, as explaining asks again and again."""
@@ -252,7 +260,7 @@ class Provenance:
         if key is None:
             key = self.terms.key(triple)
             if key is not None:
-                self._recent.put(triple, key)
+                self._remember(triple, key)
         return key
 
     def rule_of(self, ref: int) -> Rule:
