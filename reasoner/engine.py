@@ -30,7 +30,7 @@ import rdflib
 from . import resources
 from .collector import without_cyclic_gc
 from .description import Description
-from .provenance import NAMED, TERM_BITS, UNBOUND, Provenance, Terms, to_ox
+from .provenance import NAMED, UNBOUND, Provenance, Terms, to_ox, triple_key
 from .rules import Pattern, Rule, RuleBase, load_rule_base, matches
 from .semi_naive import DELTA, delta_variants
 
@@ -401,10 +401,8 @@ def _apply(rule: Rule, reasoning: Reasoning, tsv: bytes | None = None, log: list
     # predicate id, or (rdf:type, class id) -> (whether such a triple may be asserted, its `changed` entry):
     # worked out once per kind, not for each of a rule's new triples
     kinds: dict = {}
-    s_shift = 2 * TERM_BITS
     for key, group in rows.items():
-        conclusions = [(s << s_shift | p << TERM_BITS | o, s, p, o)  # triple_key inline: once per conclusion
-                       for s, p, o in zip(key[::3], key[1::3], key[2::3])]
+        conclusions = [(triple_key(s, p, o), s, p, o) for s, p, o in zip(key[::3], key[1::3], key[2::3])]
         if rule.aggregates:
             merges = [(tuple(group[:MAX_MERGED_ROWS]), max(0, len(group) - MAX_MERGED_ROWS))]
         else:

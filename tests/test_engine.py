@@ -3,6 +3,7 @@ evaluated ahead on the second thread."""
 
 from __future__ import annotations
 
+import gc
 from concurrent.futures import wait
 
 import pyoxigraph as ox
@@ -10,6 +11,7 @@ import pytest
 
 from sortai.reasoner import engine
 from sortai.reasoner.description import load_bytes, load_file
+from sortai.reasoner.diagnoses import diagnoses
 from sortai.reasoner.engine import infer
 from sortai.reasoner.problems import InputError
 from sortai.reasoner.rules import inference_dir, load_rule_base
@@ -262,7 +264,6 @@ def test_the_same_facts_in_another_order_give_the_same_provenance_and_explanatio
     depend on how the description was written, nor on whether its reasoning was updated (incremental.py)."""
     from dataclasses import replace
 
-    from sortai.reasoner.diagnoses import diagnoses
     from sortai.reasoner.explain import Explainer
 
     def state(reasoning):
@@ -278,10 +279,6 @@ def test_the_same_facts_in_another_order_give_the_same_provenance_and_explanatio
 
 def test_the_diagnosis_records_leave_the_collectors_generations():
     """As the reasoning does: full collections during the explanations that follow do not rescan them."""
-    import gc
-
-    from sortai.reasoner.diagnoses import diagnoses
-
     reasoning = infer(load_file(EXAMPLES / "mig-multitenant" / "description.yaml"))
     found = diagnoses(reasoning)
     kept = [record for record, _ in reasoning.diagnosis_records[1].values() if record is not None]
