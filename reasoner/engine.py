@@ -334,7 +334,9 @@ def _conclusion_terms(template: Iterable[Pattern], index: dict[str, int], terms:
     lines.append("    return k")
     namespace = {"K": terms.kinds, **constants}
     exec("\n".join(lines), namespace)  # noqa: S102 - the source is built above from variable indexes only
-    return namespace["conclude"]
+    # Taken out of its own globals: left there, the function and its namespace would be a reference cycle,
+    # which only the cyclic collector frees (and `incremental.update` freezes it before it can).
+    return namespace.pop("conclude")
 
 
 def _conclusions(rule: Rule, reasoning: Reasoning, tsv: bytes) -> tuple[tuple[str, ...], dict[tuple, list[tuple]]]:

@@ -521,22 +521,10 @@ def reached(entries: Iterable[Reach], edited: dict[str, list], step: Callable[[o
     focus: set = set()
     memo: dict[tuple, set | None] = {}
 
-    def walk(found: set, steps: tuple[Step, ...]) -> set | None:
-        for one in steps:
-            if isinstance(one, Either):
-                ways = [walk(found, branch) for branch in one.branches]
-                found = None if any(way is None for way in ways) else set().union(*ways)
-            else:
-                predicate, forward = one
-                found = {n for term in found for n in step(term, predicate, forward)}
-            if found is None or len(found) > limit:
-                return None
-        return found
-
     def follow(value, steps: tuple[Step, ...]) -> set | None:
         found = memo.get((value, steps), False)
         if found is False:
-            found = memo[value, steps] = walk({value}, steps)
+            found = memo[value, steps] = _walk({value}, steps, step, limit)
         return found
 
     for entry in entries:
@@ -560,3 +548,19 @@ def reached(entries: Iterable[Reach], edited: dict[str, list], step: Callable[[o
             if len(focus) > limit:
                 return None
     return focus
+
+
+def _walk(found: set, steps: tuple[Step, ...], step: Callable[[object, str, bool], Iterable], limit: int) -> set | None:
+    """What `found` reaches through `steps`; None past `limit`. Not a closure that calls itself: that would be a
+    reference cycle holding `step`, its update (incremental._Changes) and all the update read, which only the
+    cyclic collector frees, and `incremental.update` freezes it out of the collector's reach first."""
+    for one in steps:
+        if isinstance(one, Either):
+            ways = [_walk(found, branch, step, limit) for branch in one.branches]
+            found = None if any(way is None for way in ways) else set().union(*ways)
+        else:
+            predicate, forward = one
+            found = {n for term in found for n in step(term, predicate, forward)}
+        if found is None or len(found) > limit:
+            return None
+    return found
