@@ -550,7 +550,8 @@ def reached(entries: Iterable[Reach], edited: dict[str, list], step: Callable[[o
     return focus
 
 
-def _walk(found: set, steps: tuple[Step, ...], step: Callable[[object, str, bool], Iterable], limit: int) -> set | None:
+def _walk(found: set, steps: tuple[Step, ...], step: Callable[[object, str, bool], Iterable],
+          limit: int) -> set | None:
     """What `found` reaches through `steps`; None past `limit`. Not a closure that calls itself: that would be a
     reference cycle holding `step`, its update (incremental._Changes) and all the update read, which only the
     cyclic collector frees, and `incremental.update` freezes it out of the collector's reach first."""
