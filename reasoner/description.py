@@ -118,7 +118,7 @@ class Description:
     format: str
     base: str
     deployment: str
-    triples: list[ox.Triple]
+    triples: list[ox.Triple]  # read-only term ids once inference has loaded them (engine.load_store)
     element_locations: dict[str, Location] = field(default_factory=dict)
     key_locations: dict[tuple[str, str], Location] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)

@@ -29,6 +29,7 @@ import rdflib
 
 from . import resources
 from .collector import without_cyclic_gc
+from .compact_triples import CompactTriples
 from .description import Description
 from .provenance import NAMED, UNBOUND, Provenance, Terms, to_ox, triple_key
 from .rules import Pattern, Rule, RuleBase, load_rule_base, matches
@@ -96,14 +97,16 @@ CATALOG_GRAPH = ox.NamedNode(resources.ONTOLOGY_IRI + "/catalog")
 
 
 def load_store(description: Description, store: ox.Store | None = None, background: bool = True) -> ox.Store:
-    """The description in its graph, with the ontology and the catalog in theirs unless `background` is off."""
+    """The description in its graph, with the ontology and the catalog in theirs unless `background` is off.
+    The description keeps its triples as term ids from then on (`CompactTriples`: the same, in order)."""
     store = store if store is not None else ox.Store()
     asserted, _ = graph_names(description)
     if background:
         store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, ONTOLOGY_GRAPH)
                           for t in resources.ontology_triples())
         store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, CATALOG_GRAPH) for t in resources.catalog_triples())
-    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, asserted) for t in description.triples)
+    description.triples = CompactTriples.of(description.triples)
+    store.bulk_extend(description.triples.quads(asserted))
     return store
 
 
@@ -124,7 +127,8 @@ def _infer(description: Description, rule_base: RuleBase | None, store: ox.Store
     asserted, inferred = graph_names(description)
     reasoning = Reasoning(store, description, rule_base, asserted, inferred, background=background)
     reasoning.asserted_predicates = frozenset(
-        asserted_key(t) for t in (*description.triples, *resources.ontology_triples(), *resources.catalog_triples()))
+        asserted_key(t) for t in (*description.triples.one_of_each_kind(RDF_TYPE),
+                                  *resources.ontology_triples(), *resources.catalog_triples()))
     with _Lookahead(reasoning) as lookahead:
         for stratum, recursive in zip(rule_base.strata, rule_base.recursive):
             if progress:

@@ -102,7 +102,7 @@ class Facts:
         self.reasoning = reasoning
         self.store = reasoning.store
         self.description = reasoning.description
-        self._seen: dict[tuple[str, str], list] = {}  # the store no longer changes: each lookup is made once
+        self._seen: dict[tuple[str, str], list] = {}  # the store no longer changes: a lookup is made once
         self.evidence: dict[str, list] | None = None  # all_evidence(), when every diagnosis is wanted
         self.bulk_evidence = True  # whether `attach` reads every diagnosis's evidence at once (all_evidence)
         self.indications: dict[str, list[str]] = {}  # all_evidence(): diagnosis -> every indication it derives from
@@ -116,6 +116,12 @@ class Facts:
     def read(self, *what: str) -> None:
         if self.reads is not None:
             self.reads.add(hash(what))
+
+    def forget_lookups(self) -> None:
+        """Drop the lookups made so far; `diagnoses` calls it before each record. Kept for the whole fleet,
+        they raised the peak RSS of reading the diagnoses at 1M by 204 MB instead of 57 MB, and saved a fifth
+        of the lookups (at 100k, 11,965 of 53,328; per diagnosis 2,325) in no measurable time."""
+        self._seen.clear()
 
     def objects(self, subject: str, predicate: str) -> list:
         reads = self.reads

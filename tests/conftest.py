@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import textwrap
 from pathlib import Path
 
@@ -9,6 +10,30 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 BROKEN = EXAMPLES / "broken"
 SCENARIOS = sorted(p.parent for p in EXAMPLES.glob("*/description.yaml"))
+
+
+@pytest.fixture
+def cyclic_garbage(monkeypatch):
+    """What `call` leaves that only the cyclic collector frees (reference cycles), by type. A step that runs
+    with the collector off and then freezes every object (`engine.infer`, `incremental.update`, `diagnoses`)
+    would keep such garbage for the life of the process, so these steps must make none."""
+
+    def _run(call) -> list[str]:
+        gc.unfreeze()  # what earlier steps froze, garbage included, is freed now: only the call's is left
+        gc.collect()
+        monkeypatch.setattr(gc, "freeze", lambda: None)  # the call's objects stay in the collector's view
+        gc.disable()
+        try:
+            gc.set_debug(gc.DEBUG_SAVEALL)  # the unreachable objects go to gc.garbage instead of being freed
+            call()
+            gc.collect()
+            return [type(o).__module__ + "." + type(o).__name__ for o in gc.garbage]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+
+    return _run
 
 
 @pytest.fixture

@@ -245,3 +245,23 @@ def test_evidence_read_at_once_takes_each_property_as_a_lookup_does():
     facts.evidence = all_evidence(facts)
     assert evidence_of(facts, diagnosis) == one_by_one
     assert "AAAEarlierKind" in {e.kind for e in one_by_one}
+
+
+@pytest.mark.parametrize("few_read_again", [0.0, 1.0], ids=["evidence-at-once", "evidence-one-by-one"])
+def test_reading_the_diagnoses_leaves_no_cycle_for_the_collector_it_runs_without(
+        few_read_again, cyclic_garbage, monkeypatch):
+    """`diagnoses` runs without the cyclic collector and freezes what it made: a reference cycle made there
+    would never be freed. Both ways of reading the evidence are covered: all at once, one by one."""
+    from sortai.reasoner import diagnoses as reading
+    from sortai.reasoner import headlines
+
+    monkeypatch.setattr(reading, "FEW_READ_AGAIN", few_read_again)
+    scans = []
+    read_at_once = headlines.all_evidence
+    monkeypatch.setattr(headlines, "all_evidence", lambda facts: scans.append(1) or read_at_once(facts))
+    scenario = next(s for s in SCENARIOS if s.name == "disaggregated-h100-l4")
+    reasoning = infer(load_file(scenario / "description.yaml"))
+    found = []
+    assert cyclic_garbage(lambda: found.extend(diagnoses(reasoning))) == []
+    assert len(found) >= 3
+    assert len(scans) == (1 if few_read_again == 0.0 else 0)
